@@ -1,0 +1,169 @@
+"""The ``nis`` command.
+
+``nis integrate CONFIG [--seed S] [--calls N] [--events N] [--lhe FILE] [--json FILE] [--device D]``
+integrates what CONFIG describes, shows a progress bar while it trains, prints a summary and
+writes the result keys of DESIGN.md to ``--json``. Exit codes: 0 done, 1 the integrand failed,
+2 bad input (config, options), 130 interrupted (the last good checkpoint is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from nis.config import ConfigError, RunConfig, load_config
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0 or value != float(text):
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nis", description="Neural importance sampling for LHC event generators.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("integrate", help="integrate a process or test function described by a YAML config")
+    p.add_argument("config", help="YAML run configuration (see examples/)")
+    p.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+    p.add_argument("--calls", type=_positive_int, help="training budget in integrand calls (training.calls)")
+    p.add_argument("--events", type=_positive_int, help="generate this many unweighted events")
+    p.add_argument("--lhe", help="write the unweighted events to this Les Houches Event file")
+    p.add_argument("--events-out", help="write the unweighted events as a NumPy .npz file")
+    p.add_argument("--json", help="write the result as a JSON object to this file")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda (overrides the config's)")
+    p.add_argument(
+        "--checkpoint",
+        help="save the trained sampler here (default: PROCESS.nis.pt in the working directory; 'none' to skip)",
+    )
+    p.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    return parser
+
+
+def _fail(message: str, code: int = 2):
+    print(f"nis: error: {message}", file=sys.stderr)
+    return code
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _summary(result, config: RunConfig) -> str:
+    e, s = result.estimate, result.stats
+    lines = [f"nis integrate {result.process}  (seed {result.seed}, {result.device})"]
+    lines.append(f"  method              {result.method}" + (f"  [{result.fallback_reason}]" if result.fallback_reason else ""))
+    integral = f"  integral            {e.integral:.7g} +- {e.error:.3g}"
+    if result.exact is not None and e.error > 0:
+        integral += f"   (exact {result.exact:.7g}, pull {(e.integral - result.exact) / e.error:+.2f})"
+    lines.append(integral)
+    lines.append(f"  chi2/dof            {e.chi2_dof:.3f}  ({e.iterations} iterations, Q = {e.q_value:.3f})")
+    lines.append(
+        f"  unweighting eff.    {s.efficiency:.4g}  (w_max = median of {config.integration.wmax_chunks} chunk maxima,"
+        f" overweight {100 * s.overweight_fraction:.2f}%); {s.efficiency_quantile:.4g} at"
+        f" {100 * config.integration.overweight_eps:.2g}% overweight"
+    )
+    if result.comparison is not None:
+        c = result.comparison
+        lines.append(
+            f"  flow vs VEGAS       rel. error per point {c.nis_relative_error:.4g} vs {c.vegas_relative_error:.4g};"
+            f" efficiency {c.nis.efficiency:.4g} vs {c.vegas.efficiency:.4g}"
+        )
+    lines.append(f"  channels            {result.n_active_channels} active of {result.n_channels}")
+    lines.append(f"  integrand calls     {result.n_integrand_calls:,}")
+    lines.append(f"  wall time           {result.wall_seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def integrate(args) -> int:
+    try:
+        config = load_config(args.config)
+        if args.seed is not None:
+            config.seed = args.seed
+        if args.calls is not None:
+            config.training.calls = args.calls
+        if args.device is not None:
+            config.device = args.device
+        from nis.testfunctions import make_test_function
+
+        spec = dict(config.integrand)
+        name = spec.pop("function")
+        integrand = make_test_function(name, **spec)
+    except (ConfigError, ValueError, TypeError) as exc:
+        return _fail(str(exc))
+    if args.lhe:
+        return _fail(
+            f"{config.process!r} is a test function: its points have no particles to write as LHE;"
+            " use --events-out FILE.npz for the unweighted points"
+        )
+    if args.events_out and not args.events:
+        return _fail("--events-out needs --events N")
+    checkpoint = args.checkpoint or f"{config.process}.nis.pt"
+    checkpoint = None if checkpoint.lower() == "none" else Path(checkpoint)
+
+    import torch
+
+    from nis.integrator import Integrator, IntegrandError
+
+    try:
+        if args.resume:
+            integ = Integrator.load(args.resume, integrand, device=config.device)
+        else:
+            integ = Integrator(
+                integrand, config.flow, config.training, config.integration, seed=config.seed,
+                device=config.device, integrand_spec=config.integrand,
+            )
+    except (RuntimeError, ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    integ.checkpoint_path = checkpoint
+    try:
+        result = integ.run(config.process, progress=not args.quiet)
+        if checkpoint is not None:
+            integ.save(checkpoint)
+        out = result.as_json()
+        if args.events:
+            events = integ.generate(args.events, result.method, result.stats.w_max)
+            out["n_events"] = args.events
+            out["event_generation_calls"] = events["calls"]
+            out["n_integrand_calls"] = integ.n_calls
+            if args.events_out:
+                import numpy as np
+
+                path = Path(args.events_out)
+                tmp = path.with_name(path.name + ".tmp.npz")
+                np.savez(tmp, **{k: v.cpu().numpy() for k, v in events.items() if isinstance(v, torch.Tensor)})
+                os.replace(tmp, path)
+    except IntegrandError as exc:
+        return _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        where = f"; the last good checkpoint is {checkpoint}" if checkpoint and checkpoint.exists() else ""
+        print(f"\nnis: interrupted{where}", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(_summary(result, config))
+        if args.events:
+            print(f"  events              {args.events:,} unweighted from {out['event_generation_calls']:,} calls")
+    if args.json:
+        _write_atomic(Path(args.json), json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "integrate":
+        return integrate(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Training losses of one channel, as plain functions, and their multi-channel combination.
+
+Every loss compares the target ``f(x) >= 0`` (here ``alpha_c(x) |value_c(x)|``) with the
+density ``q(x)`` being trained, from samples drawn from a density ``q_s`` that may be an older
+one (buffered training). Arguments, all of shape (n,):
+
+* ``f``: target values at the samples,
+* ``log_q``: log-density of the trained model at the samples (carries the gradient),
+* ``log_q_sample``: log-density the samples were drawn from (no gradient).
+
+With ``I = E_{q_s}[f / q_s]`` and ``p = f / I`` the normalised target:
+
+==============  ==============================  ==========================================
+loss            value                           estimator from samples of ``q_s``
+==============  ==============================  ==========================================
+``variance``    ``Var_q[f/q] = int f^2/q - I^2``  ``mean(f^2 / (q q_s)) - mean(f/q_s)^2``
+``kl``          ``int p log(p/q)``               ``mean(p/q_s * (log p - log q))``
+``chi2``        ``int (p - q)^2 / q``            ``mean(p^2 / (q q_s)) - 1``
+``exponential`` ``int p (log p - log q)^2``      ``mean(p/q_s * (log p - log q)^2)``
+==============  ==============================  ==========================================
+
+Each estimator is unbiased for its value (up to the estimate of ``I``), and its gradient is the
+gradient of the value whatever ``q_s`` is, so the same function serves online and buffered
+training. Points with ``f = 0`` contribute nothing (``0 log 0 = 0``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _ratio(f: Tensor, log_q_sample: Tensor) -> tuple[Tensor, Tensor]:
+    """Weights ``f / q_s`` and the integral estimate ``I`` (clamped away from zero)."""
+    w = f * torch.exp(-log_q_sample)
+    return w, w.mean().clamp(min=torch.finfo(w.dtype).tiny)
+
+
+def variance(f: Tensor, log_q: Tensor, log_q_sample: Tensor) -> Tensor:
+    """Variance of the weights ``f/q`` per point (its gradient also reaches ``f``)."""
+    w, integral = _ratio(f, log_q_sample)
+    return (w * f * torch.exp(-log_q)).mean() - w.mean() ** 2
+
+
+def chi2(f: Tensor, log_q: Tensor, log_q_sample: Tensor) -> Tensor:
+    """Pearson chi^2 divergence ``int (p - q)^2 / q`` of the normalised target from ``q``."""
+    w, integral = _ratio(f, log_q_sample)
+    return (w * f * torch.exp(-log_q)).mean() / integral**2 - 1.0
+
+
+def _log_ratio(f: Tensor, log_q: Tensor, integral: Tensor) -> Tensor:
+    positive = f > 0
+    log_p = torch.log(torch.where(positive, f, torch.ones_like(f))) - torch.log(integral)
+    return torch.where(positive, log_p - log_q, torch.zeros_like(log_q))
+
+
+def kl(f: Tensor, log_q: Tensor, log_q_sample: Tensor) -> Tensor:
+    """Kullback-Leibler divergence ``int p log(p/q)`` of the normalised target from ``q``."""
+    w, integral = _ratio(f, log_q_sample)
+    return (w / integral * _log_ratio(f, log_q, integral)).mean()
+
+
+def exponential(f: Tensor, log_q: Tensor, log_q_sample: Tensor) -> Tensor:
+    """Exponential divergence ``int p (log p - log q)^2`` (i-flow's name for it)."""
+    w, integral = _ratio(f, log_q_sample)
+    return (w / integral * _log_ratio(f, log_q, integral) ** 2).mean()
+
+
+LOSSES = {"variance": variance, "kl": kl, "chi2": chi2, "exponential": exponential}
+
+
+def multichannel(loss: str, per_channel: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+    """Combine one loss over channels, each given as ``(f, log_q, log_q_sample)``.
+
+    ``variance`` becomes the variance of the stratified estimate under optimal allocation,
+    ``(sum_c sqrt(Var_c))^2``: the variance per point when channel ``c`` gets a share of the
+    samples proportional to its standard deviation. The divergences are summed with weights
+    ``I_c / sum I`` (each channel's share of the integral, no gradient), i.e. the divergence
+    of the whole target from the whole sampler when the channels do not overlap.
+    """
+    fn = LOSSES[loss]
+    if loss == "variance":
+        stds = [fn(*args).clamp(min=0).add(1e-30).sqrt() for args in per_channel]
+        return torch.stack(stds).sum() ** 2
+    values = torch.stack([fn(*args) for args in per_channel])
+    shares = torch.stack([_ratio(f, lqs)[1] for f, _, lqs in per_channel]).detach()
+    return (shares / shares.sum() * values).sum()

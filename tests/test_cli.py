@@ -1,0 +1,98 @@
+"""The `nis integrate` command: the JSON contract, summaries and errors on bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nis.cli import main
+
+CONTRACT = {
+    "process", "method", "fallback_reason", "cross_section_pb", "error_pb", "unweighting_efficiency",
+    "overweight_fraction", "n_integrand_calls", "n_channels", "wall_seconds", "device", "seed",
+}
+
+CONFIG = """process: gauss2
+integrand: {function: gaussian, dims: 2}
+flow: {bins: 8, hidden: 16, layers: 1}
+training: {calls: 10000, batch_size: 1000, buffered_steps: 1}
+integration: {calls: 10000, iterations: 5, validation_calls: 4000}
+"""
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = tmp_path / "gauss2.yaml"
+    p.write_text(CONFIG)
+    return p
+
+
+def test_json_contract_and_events(config, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = main(["integrate", str(config), "--seed", "3", "--json", str(out), "--events", "500",
+                 "--events-out", str(tmp_path / "ev.npz")])
+    assert code == 0
+    r = json.loads(out.read_text())
+    assert CONTRACT <= set(r)
+    assert r["process"] == "gauss2" and r["seed"] == 3 and r["n_channels"] == 1
+    assert r["method"] in ("nis", "vegas")
+    assert abs(r["cross_section_pb"] - r["exact"]) < 5 * r["error_pb"]
+    assert 0 < r["unweighting_efficiency"] <= 1
+    assert r["n_integrand_calls"] >= 10000 + 10000 + r["event_generation_calls"]
+    import numpy as np
+
+    ev = np.load(tmp_path / "ev.npz")
+    assert ev["u"].shape == (500, 2) and ((ev["u"] >= 0) & (ev["u"] <= 1)).all()
+    assert (tmp_path / "gauss2.nis.pt").exists()  # the default checkpoint
+    text = capsys.readouterr().out
+    assert "integral" in text and "unweighting eff." in text
+
+
+def test_resume_from_checkpoint(config, tmp_path):
+    assert main(["integrate", str(config), "--quiet", "--checkpoint", "a.pt", "--json", "a.json"]) == 0
+    assert main(["integrate", str(config), "--quiet", "--resume", "a.pt", "--json", "b.json", "--checkpoint", "none"]) == 0
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert b["training"]["steps"] == a["training"]["steps"]  # nothing left to train
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--calls", "0"], "must be a positive whole number"),
+        (["--calls", "-10"], "must be a positive whole number"),
+        (["--lhe", "x.lhe"], "no particles"),
+        (["--device", "cuda:7"] , "CUDA"),
+    ],
+)
+def test_bad_options(config, capsys, args, message):
+    with pytest.raises(SystemExit) if "--calls" in args else _nothing():
+        code = main(["integrate", str(config), "--quiet", *args])
+        assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_config_fails_before_work(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text("process: x\nintegrand: {function: camell, dims: 2}\n")
+    assert main(["integrate", str(p), "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "camell" in err and "camel" in err
+    assert not (tmp_path / "r.json").exists()
+    p.write_text("process: x\nintegrand: {function: gaussian, dims: 0}\n")
+    assert main(["integrate", str(p)]) == 2
+    assert "dims" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    done = subprocess.run([sys.executable, "-m", "nis.cli", "integrate", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "--json" in done.stdout
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,54 @@
+"""A config that cannot run fails before any work, naming the key and the fix."""
+
+import pytest
+
+from nis.config import ConfigError, IntegrationConfig, TrainingConfig, load_config
+
+
+def write(tmp_path, text):
+    p = tmp_path / "run.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_examples_load(examples):
+    for path in examples:
+        cfg = load_config(path)
+        assert cfg.process and cfg.integrand["function"]
+
+
+def test_whole_numbers_in_exponent_notation(tmp_path):
+    cfg = load_config(write(tmp_path, "process: g\nintegrand: {function: gaussian, dims: 2}\ntraining: {calls: 1e6}\n"))
+    assert cfg.training.calls == 1_000_000 and isinstance(cfg.training.calls, int)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("process: g\nintegrand: {function: gaussian}\ntraining: {cals: 10}\n", "unknown key 'cals' in training; did you mean 'calls'"),
+        ("process: g\nintegrand: {function: gaussian}\nflow: {bins: many}\n", "flow.bins must be a whole number"),
+        ("process: g\nintegrand: {function: gaussian}\ntraining: {calls: -5}\n", "training.calls must not be negative"),
+        ("process: g\nintegrand: {function: gaussian}\ntraining: {batch_size: 0}\n", "training.batch_size must be positive"),
+        ("process: g\nintegrand: {function: gaussian}\ntraining: {loss: hellinger}\n", "training.loss must be one of"),
+        ("integrand: {function: gaussian}\n", "missing required key(s): process"),
+        ("process: g\nintegrand: gaussian\n", "integrand must be a mapping"),
+        ("process: g\nintegrand: {function: gaussian}\nintegration: {calls: 5, iterations: 10}\n", "at least integration.iterations"),
+        ("process: [g\n", "not valid YAML"),
+    ],
+)
+def test_bad_configs(tmp_path, text, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert message in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_dataclass_checks():
+    with pytest.raises(ConfigError, match="vegas_fraction"):
+        TrainingConfig(vegas_fraction=1.5)
+    with pytest.raises(ConfigError, match="fallback"):
+        IntegrationConfig(fallback="sometimes")

@@ -1,0 +1,37 @@
+"""Unbiasedness and honest errors over many seeds: pulls (estimate - exact) / error must look
+like a standard normal, for the flow and after a forced fallback to VEGAS."""
+
+import statistics
+
+import pytest
+
+from nis.config import FlowConfig, IntegrationConfig, TrainingConfig
+from nis.integrator import Integrator
+from nis.testfunctions import make_test_function
+
+SEEDS = range(50)
+
+
+def pulls(fallback):
+    f = make_test_function("camel", dims=2, width=0.2)
+    out = []
+    for seed in SEEDS:
+        integ = Integrator(
+            f,
+            FlowConfig(bins=8, hidden=16, layers=1),
+            TrainingConfig(calls=6_000, batch_size=500, buffered_steps=1, log_every=4),
+            IntegrationConfig(calls=4_000, iterations=4, validation_calls=1_000, fallback=fallback),
+            seed=seed,
+        )
+        r = integ.run()
+        assert r.method == ("vegas" if fallback == "always_vegas" else "nis")
+        out.append((r.estimate.integral - f.exact) / r.estimate.error)
+    return out
+
+
+@pytest.mark.parametrize("fallback", ["never", "always_vegas"], ids=["flow", "forced-fallback"])
+def test_pulls_are_standard_normal(fallback):
+    p = pulls(fallback)
+    mean, sd = statistics.fmean(p), statistics.stdev(p)
+    assert -0.3 < mean < 0.3, (mean, sd)
+    assert 0.7 < sd < 1.3, (mean, sd)

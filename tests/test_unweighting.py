@@ -1,0 +1,74 @@
+"""w_max estimators, the overweight fraction and hit-or-miss unweighting."""
+
+import pytest
+import torch
+
+from nis.events.unweighting import (
+    overweight_fraction,
+    unweight,
+    unweighting_stats,
+    wmax_median_of_maxima,
+    wmax_quantile,
+)
+
+
+def test_median_of_maxima_for_uniform_weights():
+    """For U(0,1) weights the maximum of m points has median 0.5^(1/m)."""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.rand(500_000, generator=gen, dtype=torch.float64)
+    m = 500_000 // 50
+    assert float(wmax_median_of_maxima(w, 50)) == pytest.approx(0.5 ** (1 / m), abs=2e-4)
+
+
+def test_median_of_maxima_ignores_a_single_outlier():
+    gen = torch.Generator().manual_seed(1)
+    w = torch.rand(100_000, generator=gen, dtype=torch.float64)
+    before = float(wmax_median_of_maxima(w))
+    w[123] = 1e9
+    assert float(wmax_median_of_maxima(w)) == pytest.approx(before, rel=1e-3)
+
+
+@pytest.mark.parametrize("eps", [1e-4, 1e-3, 1e-2, 0.1])
+def test_quantile_wmax_leaves_exactly_eps_overweight(eps):
+    gen = torch.Generator().manual_seed(2)
+    w = torch.distributions.Exponential(1.0).sample((200_000,)).double()
+    w_max = wmax_quantile(w, eps)
+    assert float(overweight_fraction(w, w_max)) == pytest.approx(eps, rel=1e-6)
+    # exponential weights: overweight fraction above t is exp(-t), so w_max ~ -log(eps)
+    assert float(w_max) == pytest.approx(-torch.log(torch.tensor(eps)).item(), rel=0.1)
+
+
+def test_quantile_rejects_bad_eps():
+    with pytest.raises(ValueError, match="overweight fraction"):
+        wmax_quantile(torch.ones(10), 1.5)
+
+
+def test_constant_weights_have_unit_efficiency():
+    stats = unweighting_stats(torch.full((1000,), 3.0, dtype=torch.float64))
+    assert stats.efficiency == pytest.approx(1.0)
+    assert stats.overweight_fraction == 0.0
+    assert stats.effective_sample_size == pytest.approx(1000)
+
+
+def test_signed_weights_are_reported():
+    w = torch.tensor([1.0, 2.0, -1.0, 4.0], dtype=torch.float64)
+    stats = unweighting_stats(w, n_chunks=1)
+    assert stats.negative_fraction == pytest.approx(1 / 8)
+    assert stats.w_max == 4.0
+    assert stats.efficiency == pytest.approx(2.0 / 4.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_unweighting_is_unbiased_with_overweights(seed):
+    """sum of kept event weights * w_max estimates sum w, overweight events included."""
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.distributions.Gamma(0.5, 1.0).sample((400_000,)).double()
+    w[:1000] *= -1  # some negative weights
+    w_max = float(wmax_median_of_maxima(w, 50))
+    keep, ew = unweight(w, w_max, gen)
+    estimate = float(ew[keep].sum()) * w_max
+    exact = float(w.sum())
+    # binomial acceptance noise: relative sd ~ sqrt(w_max / sum|w|)
+    sd = (w_max * float(w.abs().sum())) ** 0.5
+    assert abs(estimate - exact) < 5 * sd
+    assert 0 < keep.float().mean() <= 1
