@@ -96,3 +96,21 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_nis_imports_from_any_directory(tmp_path):
+    """Python <= 3.12 has a stdlib module 'nis'; the installed start-up hook must see past it."""
+    code = "import nis.cli, nis.flows, nis.integrator; print(nis.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("__init__.py")
+
+
+def test_import_hook_ignores_other_names():
+    import _nis_import_fix
+
+    finder = _nis_import_fix._PackageFirst()
+    assert finder.find_spec("json") is None
+    assert finder.find_spec("nis.cli", path=["x"]) is None  # submodules: the package's own path
+    spec = finder.find_spec("nis")
+    assert spec is not None and spec.submodule_search_locations is not None

@@ -121,7 +121,7 @@ class Broken(Integrand):
             value = torch.where(u[:, 0] > 0.5, float("nan"), value)
         elif self.mode == "inf":
             value = value.clone()
-            value[3] = float("inf")
+            value[u[:, 0].argmax()] = float("inf")  # exactly one per batch
         elif self.mode == "shape":
             value = value[:, None]
         return IntegrandBatch(value, u)

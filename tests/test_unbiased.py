@@ -1,6 +1,13 @@
 """Unbiasedness and honest errors over many seeds: pulls (estimate - exact) / error must look
-like a standard normal, for the flow and after a forced fallback to VEGAS."""
+like a standard normal, for the flow and after a forced fallback to VEGAS.
 
+The flows are trained briefly, so their weights have long tails; 40k points per run put the
+estimate where the central limit theorem holds (at 4k points the skewness of the weights shows
+as a negative mean pull of a few tenths, for VEGAS-like samplers as much as for flows). With
+that error, a density off by half a percent would already give pulls near 2.
+"""
+
+import math
 import statistics
 
 import pytest
@@ -20,7 +27,7 @@ def pulls(fallback):
             f,
             FlowConfig(bins=8, hidden=16, layers=1),
             TrainingConfig(calls=6_000, batch_size=500, buffered_steps=1, log_every=4),
-            IntegrationConfig(calls=4_000, iterations=4, validation_calls=1_000, fallback=fallback),
+            IntegrationConfig(calls=40_000, iterations=4, validation_calls=1_000, fallback=fallback),
             seed=seed,
         )
         r = integ.run()
@@ -33,5 +40,5 @@ def pulls(fallback):
 def test_pulls_are_standard_normal(fallback):
     p = pulls(fallback)
     mean, sd = statistics.fmean(p), statistics.stdev(p)
-    assert -0.3 < mean < 0.3, (mean, sd)
+    assert abs(mean) < 3.5 / math.sqrt(len(p)), (mean, sd)  # 3.5 standard errors of the mean
     assert 0.7 < sd < 1.3, (mean, sd)
