@@ -96,14 +96,13 @@ def main(argv=None) -> int:
         f = make_test_function(name, **params)
         for seed in range(args.seeds):
             results = {"nis": run_nis(f, args.calls, args.eval, seed, args.device, args.batch)}
-            if f.n_channels == 1:  # the peers take one function on the cube
-                fn = f.fn
-                if "vegas" in args.peers:
-                    results["vegas"] = peer_row(run_vegas(fn, f.dims, args.calls, args.eval, seed))
-                if "madnis" in args.peers:
-                    results["madnis"] = peer_row(
-                        run_madnis(fn, f.dims, args.calls, args.eval, seed, batch_size=args.batch, device=args.device)
-                    )
+            # the peers see the whole function on the cube (for ring_line: one map for both channels)
+            if "vegas" in args.peers:
+                results["vegas"] = peer_row(run_vegas(f.fn, f.dims, args.calls, args.eval, seed))
+            if "madnis" in args.peers:
+                results["madnis"] = peer_row(
+                    run_madnis(f.fn, f.dims, args.calls, args.eval, seed, batch_size=args.batch, device=args.device)
+                )
             for method, r in results.items():
                 r.update(function=key, seed=seed, peer=method, pull=(r["integral"] - f.exact) / r["error"])
                 rows.append(r)
@@ -115,7 +114,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"testfunctions-{device_name.replace(' ', '_')}"
+    stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls"
     meta = {
         "command": "python benchmarks/bench_testfunctions.py " + " ".join(argv or sys.argv[1:]),
         "device": device_name,

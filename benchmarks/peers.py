@@ -38,7 +38,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["PeerResult", "run_vegas", "run_madnis", "wmax_median_of_maxima"]
+from nis.events import unweighting_stats
+
+__all__ = ["PeerResult", "run_vegas", "run_madnis"]
 
 BatchFn = Callable[[torch.Tensor], Any]
 
@@ -60,30 +62,18 @@ class PeerResult:
     vegas_training_result: str = ""  # vegas' own (stratified, all-iterations) training estimate
     extra: dict = field(default_factory=dict)  # settings actually used, for the record
 
-
-def wmax_median_of_maxima(w: np.ndarray, n_chunks: int = 50) -> float:
-    """Robust maximal weight: the median of the maxima of ``n_chunks`` equal chunks of ``w``."""
-    w = np.asarray(w, dtype=np.float64).ravel()
-    if w.size == 0:
-        raise ValueError("no weights")
-    n_chunks = max(1, min(int(n_chunks), w.size))
-    return float(np.median([c.max() for c in np.array_split(w, n_chunks)]))
-
-
-def _weight_stats(w: np.ndarray) -> tuple[float, float, float, float]:
-    """integral, error, rel_std_per_point, unweighting efficiency of the weights w."""
-    w = np.asarray(w, dtype=np.float64)
-    if not np.all(np.isfinite(w)):
-        bad = int(np.count_nonzero(~np.isfinite(w)))
-        raise FloatingPointError(f"{bad} of {w.size} evaluation weights are not finite")
-    n = w.size
-    mean = float(w.mean())
-    std = float(w.std(ddof=1)) if n > 1 else 0.0
-    error = std / math.sqrt(n)
-    rel_std = std / mean if mean != 0 else float("inf")
-    wmax = wmax_median_of_maxima(w)
-    eff = mean / wmax if wmax > 0 else 0.0
-    return mean, error, rel_std, eff
+    @classmethod
+    def from_weights(cls, peer: str, w: np.ndarray, **rest) -> "PeerResult":
+        """Score evaluation weights ``w`` with the same code as nis' own results
+        (:func:`nis.events.unweighting_stats`); ``rest`` fills the other fields."""
+        w = np.asarray(w, dtype=np.float64)
+        if not np.all(np.isfinite(w)):
+            bad = int(np.count_nonzero(~np.isfinite(w)))
+            raise FloatingPointError(f"{bad} of {w.size} evaluation weights are not finite")
+        stats = unweighting_stats(torch.from_numpy(w))
+        error = float(w.std(ddof=1)) / math.sqrt(w.size) if w.size > 1 else 0.0
+        return cls(peer=peer, integral=float(w.mean()), error=error, rel_std_per_point=stats.relative_std,
+                   unweighting_efficiency=stats.efficiency, weights=w, **rest)
 
 
 class _Counter:
@@ -182,18 +172,13 @@ def run_vegas(
     w = np.concatenate(parts)
     eval_seconds = time.perf_counter() - t0
 
-    integral, error, rel_std, eff = _weight_stats(w)
-    return PeerResult(
-        peer="vegas",
-        integral=integral,
-        error=error,
-        rel_std_per_point=rel_std,
-        unweighting_efficiency=eff,
+    return PeerResult.from_weights(
+        "vegas",
+        w,
         train_calls=train_calls_made,
         eval_calls=counter.calls,
         train_seconds=train_seconds,
         eval_seconds=eval_seconds,
-        weights=w,
         vegas_training_result=training_str,
         extra={
             "nitn": nitn,
@@ -281,19 +266,14 @@ def run_madnis(
         w = w_t.cpu().numpy()
         eval_seconds = time.perf_counter() - t0
 
-    integral, error, rel_std, eff = _weight_stats(w)
     flow = integ.flow
-    return PeerResult(
-        peer="madnis",
-        integral=integral,
-        error=error,
-        rel_std_per_point=rel_std,
-        unweighting_efficiency=eff,
+    return PeerResult.from_weights(
+        "madnis",
+        w,
         train_calls=train_calls_made,
         eval_calls=counter.calls,
         train_seconds=train_seconds,
         eval_seconds=eval_seconds,
-        weights=w,
         extra={
             "steps": steps,
             "batch_size": batch_size,

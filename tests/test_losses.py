@@ -80,7 +80,8 @@ def test_zero_target_points_contribute_nothing():
 
 
 def test_multichannel_variance_is_optimal_allocation():
-    """(sum_c sigma_c)^2 is N Var of the stratified estimate with n_c proportional to sigma_c."""
+    """With shares proportional to sigma_c the loss is (sum_c sigma_c)^2, N Var of the stratified
+    estimate; any other allocation gives more."""
     gen = torch.Generator().manual_seed(1)
     parts = []
     for scale in (1.0, 3.0):
@@ -88,7 +89,9 @@ def test_multichannel_variance_is_optimal_allocation():
         zero = torch.zeros_like(f)
         parts.append((f, zero, zero))
     sigma = [float(p[0].std()) for p in parts]
-    combined = float(losses.multichannel("variance", parts))
+    optimal = [s / sum(sigma) for s in sigma]
+    combined = float(losses.multichannel("variance", parts, optimal))
     assert combined == pytest.approx(sum(sigma) ** 2, rel=1e-3)
-    kl = losses.multichannel("kl", parts)  # flat q against a linear target: finite and positive
+    assert float(losses.multichannel("variance", parts, [0.5, 0.5])) > 1.05 * combined
+    kl = losses.multichannel("kl", parts, optimal)  # flat q against a linear target: finite and positive
     assert float(kl) > 0

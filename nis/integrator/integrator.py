@@ -217,6 +217,8 @@ class Integrator:
         name = self.training.loss
         learn_alpha = self.model.alpha.net is not None
         parts, alpha_parts = [], []
+        total = sum(row[1].shape[0] for row in rows)
+        shares = [row[1].shape[0] / total for row in rows]  # the allocation these points came with
         for c, v, log_jac, value, log_qs, features, prior in rows:
             log_q = self.model.log_q(c, v, log_jac)
             alpha = self.model.alpha(features, prior if self.integrand.n_channels > 1 else None)[:, c]
@@ -226,9 +228,9 @@ class Integrator:
             else:
                 parts.append((f.detach(), log_q, log_qs))
                 alpha_parts.append((f, log_q.detach(), log_qs))
-        loss = losses.multichannel(name, parts)
+        loss = losses.multichannel(name, parts, shares)
         if learn_alpha and alpha_parts:
-            loss = loss + losses.multichannel("variance", alpha_parts)
+            loss = loss + losses.multichannel("variance", alpha_parts, shares)
         return loss
 
     def _optimise(self, loss: torch.Tensor) -> None:

@@ -69,19 +69,22 @@ def exponential(f: Tensor, log_q: Tensor, log_q_sample: Tensor) -> Tensor:
 LOSSES = {"variance": variance, "kl": kl, "chi2": chi2, "exponential": exponential}
 
 
-def multichannel(loss: str, per_channel: list[tuple[Tensor, Tensor, Tensor]]) -> Tensor:
+def multichannel(loss: str, per_channel: list[tuple[Tensor, Tensor, Tensor]], shares: list[float]) -> Tensor:
     """Combine one loss over channels, each given as ``(f, log_q, log_q_sample)``.
 
-    ``variance`` becomes the variance of the stratified estimate under optimal allocation,
-    ``(sum_c sqrt(Var_c))^2``: the variance per point when channel ``c`` gets a share of the
-    samples proportional to its standard deviation. The divergences are summed with weights
-    ``I_c / sum I`` (each channel's share of the integral, no gradient), i.e. the divergence
-    of the whole target from the whole sampler when the channels do not overlap.
+    ``shares`` are the fractions of the points that the channels get (they sum to one).
+    ``variance`` becomes the variance per point of the stratified estimate under that
+    allocation, ``sum_c Var_c / s_c``. The sampler keeps ``s_c`` proportional to ``sigma_c``,
+    where this is the optimal-allocation variance ``(sum_c sigma_c)^2``, and by the envelope
+    theorem its gradient at fixed shares is the gradient of the optimum. Written this way it
+    needs no square root of a noisy (possibly negative) variance estimate, whose clamp would
+    silence the gradient. The divergences are summed with weights ``I_c / sum I`` (each
+    channel's share of the integral, no gradient), i.e. the divergence of the whole target from
+    the whole sampler when the channels do not overlap.
     """
     fn = LOSSES[loss]
     if loss == "variance":
-        stds = [fn(*args).clamp(min=0).add(1e-30).sqrt() for args in per_channel]
-        return torch.stack(stds).sum() ** 2
+        return torch.stack([fn(*args) / s for args, s in zip(per_channel, shares)]).sum()
     values = torch.stack([fn(*args) for args in per_channel])
-    shares = torch.stack([_ratio(f, lqs)[1] for f, _, lqs in per_channel]).detach()
-    return (shares / shares.sum() * values).sum()
+    weights = torch.stack([_ratio(f, lqs)[1] for f, _, lqs in per_channel]).detach()
+    return (weights / weights.sum() * values).sum()
