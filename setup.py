@@ -1,10 +1,46 @@
-"""Build and install nis. The C++ matrix-element bridge joins this build with its own issue."""
+"""Build and install nis, with its C++ matrix-element bridge (the extension nis._bridge: bridge,
+built-in providers and pybind11 module) and the example provider library written in C."""
 
 import os
 import sys
 import sysconfig
+from glob import glob
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
+
+try:
+    from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
+except ImportError as exc:  # only without build isolation: pyproject.toml lists pybind11
+    raise SystemExit(f"building nis needs pybind11 ({exc}): run `python -m pip install 'pybind11>=2.12'` first")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sources(pattern):
+    """Files matching pattern under this directory, as sorted relative paths (what setuptools wants)."""
+    return sorted(os.path.relpath(p, HERE) for p in glob(os.path.join(HERE, pattern)))
+
+
+# At most NIS_BUILD_JOBS (default 2) compilers at once.
+ParallelCompile("NIS_BUILD_JOBS", default=2).install()
+
+UNIX = sys.platform != "win32"
+BRIDGE = Pybind11Extension(
+    "nis._bridge",
+    sources("cpp/src/*.cpp") + sources("cpp/src/providers/*.cpp") + sources("cpp/python/*.cpp"),
+    include_dirs=["cpp/include"],
+    cxx_std=17,
+    extra_compile_args=["-O2", "-g0", "-Wall", "-Wextra"] if UNIX else [],
+    libraries=["dl"] if sys.platform.startswith("linux") else [],
+)
+# Not a Python module: a provider library in plain C (nis_provider_create), placed next to
+# nis/bridge/ so nis.bridge.example_library() finds it; tests load it by path.
+EXAMPLE = Extension(
+    "nis.bridge.libnis_ee_mumu",
+    sources("cpp/examples/ee_mumu_c/*.c"),
+    include_dirs=["cpp/include"],
+    extra_compile_args=["-O2", "-g0", "-std=c99", "-Wall", "-Wextra"] if UNIX else [],
+)
 
 # Python <= 3.12 has a standard-library module called 'nis' that would shadow this package;
 # the start-up hook nis-import-fix.pth (see _nis_import_fix.py) goes into site-packages, for
@@ -34,4 +70,7 @@ setup(
         "bench": ["madnis==1.0.0", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},
+    ext_modules=[BRIDGE, EXAMPLE],
+    cmdclass={"build_ext": build_ext},
+    zip_safe=False,
 )

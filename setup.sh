@@ -4,7 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python -m pip install --upgrade-strategy only-if-needed "torch==2.13.0"
+# pybind11 here too (not only as a build requirement) so --no-build-isolation installs and CMake find it.
+python -m pip install --upgrade-strategy only-if-needed "pybind11>=2.12"
+# Builds the C++ bridge nis._bridge and the example C provider (at most NIS_BUILD_JOBS=2 compilers).
 python -m pip install --upgrade-strategy only-if-needed -e ".[test,bench]"
 # Python <= 3.12 has a stdlib module 'nis'; editable installs leave out the start-up hook that
 # lets `import nis` find this package from any directory, so place it (see _nis_import_fix.py).
 python _nis_import_fix.py
+# The C++ side on its own: libnis_me, the pybind11 module, the example provider, the ctest
+# executables (`ctest --test-dir build`; `python -m pytest` runs them too, via tests/test_cpp.py).
+if command -v cmake >/dev/null; then
+  cmake -S . -B build -DPython_EXECUTABLE="$(command -v python)"
+  cmake --build build -j "${NIS_BUILD_JOBS:-2}"
+else
+  echo "setup.sh: cmake not found, skipping the CMake build of cpp/ (apt-get install cmake)" >&2
+fi

@@ -63,7 +63,10 @@ def _summary(result, config: RunConfig) -> str:
     e, s = result.estimate, result.stats
     lines = [f"nis integrate {result.process}  (seed {result.seed}, {result.device})"]
     lines.append(f"  method              {result.method}" + (f"  [{result.fallback_reason}]" if result.fallback_reason else ""))
-    integral = f"  integral            {e.integral:.7g} +- {e.error:.3g}"
+    if "matrix_element" in config.integrand:
+        integral = f"  cross section       {e.integral:.7g} +- {e.error:.3g} pb"
+    else:
+        integral = f"  integral            {e.integral:.7g} +- {e.error:.3g}"
     if result.exact is not None and e.error > 0:
         integral += f"   (exact {result.exact:.7g}, pull {(e.integral - result.exact) / e.error:+.2f})"
     lines.append(integral)
@@ -94,20 +97,19 @@ def integrate(args) -> int:
             config.training.calls = args.calls
         if args.device is not None:
             config.device = args.device
-        from nis.testfunctions import make_test_function
+        is_process = "matrix_element" in config.integrand
+        if args.lhe and not is_process:
+            return _fail(
+                f"{config.process!r} is a test function: its points have no particles to write as LHE;"
+                " use --events-out FILE.npz for the unweighted points"
+            )
+        if (args.events_out or args.lhe) and not args.events:
+            return _fail(f"{'--lhe' if args.lhe else '--events-out'} needs --events N")
+        from nis.integrands import make_integrand
 
-        spec = dict(config.integrand)
-        name = spec.pop("function")
-        integrand = make_test_function(name, **spec)
-    except (ConfigError, ValueError, TypeError) as exc:
+        integrand = make_integrand(config.integrand, name=config.process)
+    except (ConfigError, ValueError, TypeError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    if args.lhe:
-        return _fail(
-            f"{config.process!r} is a test function: its points have no particles to write as LHE;"
-            " use --events-out FILE.npz for the unweighted points"
-        )
-    if args.events_out and not args.events:
-        return _fail("--events-out needs --events N")
     checkpoint = args.checkpoint or f"{config.process}.nis.pt"
     checkpoint = None if checkpoint.lower() == "none" else Path(checkpoint)
 
@@ -143,6 +145,12 @@ def integrate(args) -> int:
                 tmp = path.with_name(path.name + ".tmp.npz")
                 np.savez(tmp, **{k: v.cpu().numpy() for k, v in events.items() if isinstance(v, torch.Tensor)})
                 os.replace(tmp, path)
+            if args.lhe:
+                from nis.processes.lhe import write_events
+
+                e = result.estimate
+                write_events(args.lhe, integrand, events, e.integral, e.error, config.seed, comment=_summary(result, config))
+                out["lhe"] = str(args.lhe)
     except IntegrandError as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:

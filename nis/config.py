@@ -1,7 +1,7 @@
 """Run configuration: YAML files become dataclasses, checked before any work starts.
 
 A config file names the process (or test function) and, optionally, the settings of the flow,
-the training and the final integration::
+the training and the final integration (processes: see :mod:`nis.processes.spec`)::
 
     process: camel_8d
     integrand: {function: camel, dims: 8, width: 0.1}
@@ -103,7 +103,7 @@ class RunConfig:
     """A whole run: what to integrate and how."""
 
     process: str  #: the name reported in results
-    integrand: dict  #: ``{function: NAME, ...parameters}`` of a built-in integrand
+    integrand: dict  #: ``{function: NAME, ...}`` (test function) or ``{matrix_element: "...", ...}`` (process)
     flow: FlowConfig = field(default_factory=FlowConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     integration: IntegrationConfig = field(default_factory=IntegrationConfig)
@@ -111,10 +111,15 @@ class RunConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        if not isinstance(self.integrand, dict) or "function" not in self.integrand:
+        if not isinstance(self.integrand, dict) or not ({"function", "matrix_element"} & set(self.integrand)):
             raise ConfigError(
-                "integrand must be a mapping with a 'function' key, e.g. {function: camel, dims: 8}"
+                "integrand must be a mapping with a 'function' key (test function, e.g. {function: camel, dims: 8})"
+                " or a 'matrix_element' key (process, e.g. {matrix_element: 'e+ e- -> mu+ mu-', sqrt_s: 91.188})"
             )
+        if "matrix_element" in self.integrand:
+            from nis.processes.spec import ProcessConfig
+
+            ProcessConfig.from_mapping(self.integrand)  # every key checked before any work starts
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

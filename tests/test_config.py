@@ -12,9 +12,13 @@ def write(tmp_path, text):
 
 
 def test_examples_load(examples):
+    kinds = set()
     for path in examples:
         cfg = load_config(path)
-        assert cfg.process and cfg.integrand["function"]
+        kind = "function" if "function" in cfg.integrand else "matrix_element"
+        assert cfg.process and cfg.integrand[kind]
+        kinds.add(kind)
+    assert kinds == {"function", "matrix_element"}  # test functions and processes both ship
 
 
 def test_whole_numbers_in_exponent_notation(tmp_path):
@@ -34,6 +38,13 @@ def test_whole_numbers_in_exponent_notation(tmp_path):
         ("process: g\nintegrand: gaussian\n", "integrand must be a mapping"),
         ("process: g\nintegrand: {function: gaussian}\nintegration: {calls: 5, iterations: 10}\n", "at least integration.iterations"),
         ("process: [g\n", "not valid YAML"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- -> mu+ mu-'}\n", "integrand is missing required key(s): sqrt_s"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- mu+ mu-', sqrt_s: 91}\n", "must read like"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- -> mu+ mu-', sqrt_s: -1}\n", "sqrt_s must be positive"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- -> mu+ mu-', sqrt_s: 91, sqrts: 3}\n", "did you mean 'sqrt_s'"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- -> q q~', sqrt_s: 91, flavours: [d, t]}\n", "unknown quark"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- -> q q~ g', sqrt_s: 91, cuts: {y_cut: 2}}\n", "y_cut"),
+        ("process: p\nintegrand: {matrix_element: 'e+ e- -> q q~ g', sqrt_s: 91, cuts: {ycut: 0.1}}\n", "unknown cut"),
     ],
 )
 def test_bad_configs(tmp_path, text, message):

@@ -498,7 +498,7 @@ class Integrator:
     def load(cls, path: str | Path, integrand: Integrand | None = None, device: str | None = None) -> "Integrator":
         """Restore a saved integrator, on ``device`` (default: CPU), to keep sampling or training.
 
-        integrand: needed unless the checkpoint came from a built-in integrand (then rebuilt).
+        integrand: needed unless the checkpoint came from a config's integrand (then rebuilt).
         """
         state = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -506,10 +506,9 @@ class Integrator:
         if integrand is None:
             if state["integrand"] is None:
                 raise ValueError(f"{path} holds a custom integrand; pass it: Integrator.load(path, integrand=...)")
-            from nis.testfunctions import make_test_function
+            from nis.integrands import make_integrand
 
-            spec = dict(state["integrand"])
-            integrand = make_test_function(spec.pop("function"), **spec)
+            integrand = make_integrand(state["integrand"])
         cfg = state["configs"]
         integ = cls(
             integrand,

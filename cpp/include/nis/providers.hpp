@@ -1,0 +1,86 @@
+// nis: the built-in physics matrix elements (massless quarks and leptons, tree level).
+//
+//   EEToFFbarGluons   e+ e- -> f fbar + n g  (f = d u s c b with n = 0..4, f = mu tau with n = 0),
+//                     s-channel photon + Z, hadronic current by Berends-Giele, full colour.
+//   GluonScattering   g g -> n g (n = 2..4), Berends-Giele, full colour in the Del Duca-Dixon-
+//                     Maltoni adjoint basis.
+// Both are registered as built-in providers (ids "ee_ffbar_jets" and "gg_gluons") and can also be
+// constructed directly. Parameters: those of nis::SMParameters (alpha, alpha_s, mZ, wZ, sin2w,
+// nc); EEToFFbarGluons also takes z_exchange = 1 (default) or 0 (photon exchange only).
+// Polarisation sums over gluons use the two real linear polarisations of each gluon, which is
+// identical to the sum over its two helicities; quark and lepton helicities are summed as the
+// two chiralities of each line.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "nis/berends_giele.hpp"
+#include "nis/electroweak.hpp"
+#include "nis/matrix_element.hpp"
+#include "nis/sm_parameters.hpp"
+
+namespace nis {
+
+class EEToFFbarGluons : public MatrixElement {
+ public:
+  // nullptr when the process is not of this kind; throws nis::Error on bad parameters.
+  static std::unique_ptr<EEToFFbarGluons> create(const ProcessSpec& spec, const Parameters& par);
+
+  const ProcessInfo& info() const override { return info_; }
+  void evaluate(std::size_t n_events, const double* momenta, double* out) const override;
+
+  // Checks and tests: the colour-ordered amplitudes of one event (momenta as in evaluate),
+  // amps[((qchir * 2 + lchir) * n_orderings + o) * 2^n + g] = L.H (chirality 0 = L, 1 = R,
+  // g = gluon polarisation configuration, bit l = linear polarisation of gluon l in the order of
+  // the process string). gauge_gluon >= 0 replaces that gluon's polarisation vectors by its momentum.
+  void amplitudes(const double* event, std::vector<cplx>& amps, int gauge_gluon = -1) const;
+  const std::vector<std::vector<int>>& orderings() const { return forest_.orderings(); }
+  const std::vector<double>& colour_matrix() const { return colour_; }
+  int n_gluons() const { return n_gluons_; }
+
+ private:
+  EEToFFbarGluons(const ProcessSpec& spec, const SMParameters& sm, bool with_z, int ep, int em, int f, int fbar,
+                  std::vector<int> gluons);
+  ProcessInfo info_;
+  SMParameters sm_;
+  bool with_z_;
+  int ep_, em_, f_, fbar_;   // particle positions in the event
+  std::vector<int> gluons_;  // positions of the gluons
+  int n_gluons_;
+  FermionCharges ce_, cf_;
+  bg::QuarkLineForest forest_;
+  std::vector<double> colour_;
+};
+
+class GluonScattering : public MatrixElement {
+ public:
+  // n_total = number of gluons, incoming included (4..6 supported).
+  GluonScattering(const ProcessSpec& spec, int n_total, const SMParameters& sm);
+  static std::unique_ptr<GluonScattering> create(const ProcessSpec& spec, const Parameters& par);
+
+  const ProcessInfo& info() const override { return info_; }
+  void evaluate(std::size_t n_events, const double* momenta, double* out) const override;
+
+  // Checks and tests: DDM partial amplitudes A(1, sigma, n) of one event (0-based legs 0 and
+  // n-1 fixed), amps[o * 2^n + g], g = polarisation configuration (bit l = linear polarisation
+  // of leg l); gauge_leg >= 0 replaces that leg's polarisation vectors by its momentum.
+  void amplitudes(const double* event, std::vector<double>& amps, int gauge_leg = -1) const;
+  // Orderings as full leg sequences (0, sigma..., n-1).
+  const std::vector<std::vector<int>>& orderings() const { return orderings_; }
+  const std::vector<double>& colour_matrix() const { return colour_; }
+
+ private:
+  struct Scratch;
+  void compute(const double* event, int gauge_leg, Scratch& s) const;
+  ProcessInfo info_;
+  SMParameters sm_;
+  int n_;
+  bg::GluonForest forest_;
+  std::vector<int> roots_;
+  std::vector<std::vector<int>> orderings_;
+  std::vector<double> colour_;
+  std::vector<int> local_;  // [o * 2^n + g] -> index into the ordering's amplitude array
+};
+
+}  // namespace nis

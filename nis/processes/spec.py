@@ -1,0 +1,85 @@
+"""A scattering process as a run card describes it: the ``integrand`` mapping of a config with a
+``matrix_element`` key (instead of a test function's ``function`` key)::
+
+    integrand:
+      matrix_element: "e+ e- -> q q~ g"   # incoming first; 'q' runs over `flavours`
+      flavours: [d, u, s, c, b]           # light flavours summed over (default when 'q' appears)
+      sqrt_s: 91.188                      # GeV, fixed partonic centre-of-mass energy
+      parameters: {alpha_s: 0.118}        # SM parameters for the provider (see cpp/README.md)
+      cuts: {y_cut: 0.01}                 # see nis.phasespace.cuts
+      channels: channels/ee_qqg.yaml      # default: the file in channels/ that names this process
+      library: null                       # provider shared library; default: built-in providers
+      scale: 91.188                       # GeV, written to LHE as SCALUP (default: sqrt_s)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nis.config import ConfigError, from_dict
+
+#: the quark placeholder in a process string and the flavours it stands for by default
+QUARK = "q"
+LIGHT_FLAVOURS = ("d", "u", "s", "c", "b")
+
+
+@dataclass
+class ProcessConfig:
+    """One process at a fixed partonic energy; see the module docstring for the keys."""
+
+    matrix_element: str  #: process string, e.g. "e+ e- -> q q~ g g" or "g g -> g g g"
+    sqrt_s: float  #: partonic centre-of-mass energy in GeV
+    flavours: list = field(default_factory=list)  #: what 'q' stands for (default d u s c b)
+    parameters: dict = field(default_factory=dict)  #: provider parameters (alpha_s, mZ, ...)
+    cuts: dict = field(default_factory=dict)  #: phase-space cuts, see nis.phasespace.cuts
+    channels: str = ""  #: channels file; default: looked up in channels/ by process
+    library: str = ""  #: provider shared library path; default: the built-in providers
+    scale: float = 0.0  #: GeV, the scale written to LHE files; default sqrt_s
+
+    def __post_init__(self):
+        if "->" not in self.matrix_element:
+            raise ConfigError(
+                f"integrand.matrix_element must read like 'e+ e- -> mu+ mu-'; got {self.matrix_element!r}"
+            )
+        if self.sqrt_s <= 0:
+            raise ConfigError(f"integrand.sqrt_s must be positive (GeV); got {self.sqrt_s}")
+        if not isinstance(self.flavours, list) or not all(isinstance(f, str) for f in self.flavours):
+            raise ConfigError(f"integrand.flavours must be a list of quark names like [d, u, s]; got {self.flavours!r}")
+        has_q = QUARK in self.matrix_element.split()
+        if self.flavours and not has_q:
+            raise ConfigError(
+                f"integrand.flavours is set but {self.matrix_element!r} has no '{QUARK}' to stand for them"
+            )
+        if has_q and not self.flavours:
+            self.flavours = list(LIGHT_FLAVOURS)
+        unknown = [f for f in self.flavours if f not in LIGHT_FLAVOURS]
+        if unknown:
+            raise ConfigError(f"integrand.flavours: unknown quark(s) {unknown}; choose from {list(LIGHT_FLAVOURS)}")
+        for key, value in self.parameters.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"integrand.parameters.{key} must be a number; got {value!r}")
+        from nis.phasespace.cuts import Cuts
+
+        try:
+            Cuts.from_dict(self.cuts)
+        except ValueError as exc:
+            raise ConfigError(f"integrand.cuts: {exc}") from None
+        if self.scale < 0:
+            raise ConfigError(f"integrand.scale must be positive (GeV); got {self.scale}")
+        if not self.scale:
+            self.scale = float(self.sqrt_s)
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> "ProcessConfig":
+        """Build from a config's ``integrand`` mapping (unknown keys are errors)."""
+        return from_dict(cls, data, "integrand")
+
+    def subprocesses(self) -> list[tuple[str, str]]:
+        """``(flavour, process string)`` for every flavour 'q' stands for (one entry if none)."""
+        words = self.matrix_element.split()
+        if QUARK not in words:
+            return [("", " ".join(words))]
+        out = []
+        for f in self.flavours:
+            out.append((f, " ".join(f if w == QUARK else f"{f}~" if w == f"{QUARK}~" else w for w in words)))
+        return out
