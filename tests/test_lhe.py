@@ -117,3 +117,53 @@ def test_colour_flow_probability_follows_antenna_weights():
 def test_unsupported_colour_structure_is_named():
     with pytest.raises(ValueError, match="no colour-flow rule"):
         colour_flows([1, -1, 2, -2], np.ones((1, 4, 4)), np.random.default_rng(0))
+
+
+def test_nis_integrate_writes_lhe_that_pylhe_reads(tmp_path):
+    """e+e- -> 3 jets end to end: cross section in the init block, N events, conserved momenta,
+    light flavours with both up- and down-type present, consistent colour lines."""
+    import json
+
+    from nis.cli import main
+
+    config = tmp_path / "ee3j.yaml"
+    config.write_text(
+        "process: ee3j\n"
+        "integrand: {matrix_element: 'e+ e- -> q q~ g', sqrt_s: 91.188, cuts: {y_cut: 0.02}}\n"
+        "training: {calls: 4000}\nintegration: {calls: 10000, validation_calls: 4000}\n"
+    )
+    lhe, out = tmp_path / "ee3j.lhe", tmp_path / "r.json"
+    args = ["integrate", str(config), "--quiet", "--checkpoint", "none", "--events", "300", "--lhe", str(lhe)]
+    assert main(args + ["--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["lhe"] == str(lhe) and r["n_events"] == 300
+    f = pylhe.LHEFile.fromfile(lhe)
+    assert f.init.procInfo[0].xSection == pytest.approx(r["cross_section_pb"])
+    assert f.init.procInfo[0].error == pytest.approx(r["error_pb"])
+    assert (f.init.initInfo.beamA, f.init.initInfo.beamB) == (-11, 11)
+    events = list(f.events)
+    assert len(events) == 300
+    quarks = set()
+    for ev in events:
+        mom = np.array([[q.e, q.px, q.py, q.pz] for q in ev.particles])
+        status = np.array([q.status for q in ev.particles])
+        assert np.abs(mom[status == 1].sum(0) - mom[status == -1].sum(0)).max() < 1e-8 * 91.188
+        ids = [int(q.id) for q in ev.particles]
+        assert ids[:2] == [-11, 11] and ids[3] == -ids[2] and ids[4] == 21
+        quarks.add(ids[2])
+        check_colour_lines(ids, np.array([[q.color1, q.color2] for q in ev.particles], dtype=int))
+        assert abs(ev.eventinfo.weight) >= r["cross_section_pb"] * (1 - 1e-9)
+    assert quarks <= {1, 2, 3, 4, 5} and {1, 3, 5} & quarks and {2, 4} & quarks
+
+
+def test_lhe_needs_events_and_a_process(tmp_path, capsys):
+    from nis.cli import main
+
+    config = tmp_path / "g.yaml"
+    config.write_text("process: g\nintegrand: {function: gaussian, dims: 2}\n")
+    assert main(["integrate", str(config), "--events", "10", "--lhe", str(tmp_path / "x.lhe")]) == 2
+    assert "test function" in capsys.readouterr().err
+    config.write_text("process: m\nintegrand: {matrix_element: 'e+ e- -> mu+ mu-', sqrt_s: 91.2}\n")
+    assert main(["integrate", str(config), "--lhe", str(tmp_path / "x.lhe")]) == 2
+    assert "--lhe needs --events" in capsys.readouterr().err
+    assert not (tmp_path / "x.lhe").exists()
