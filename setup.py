@@ -66,7 +66,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-benchmark>=4"],
+        "test": ["pytest>=7", "pytest-benchmark>=4", "pylhe>=0.8"],
         "bench": ["madnis==1.0.0", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},

@@ -134,7 +134,7 @@ def integrate(args) -> int:
             integ.save(checkpoint)
         out = result.as_json()
         if args.events:
-            events = integ.generate(args.events, result.method, result.stats.w_max)
+            events = integ.generate(args.events, result.method, result.stats.w_max, efficiency=result.stats.efficiency)
             out["n_events"] = args.events
             out["event_generation_calls"] = events["calls"]
             out["n_integrand_calls"] = integ.n_calls

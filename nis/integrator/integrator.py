@@ -406,8 +406,13 @@ class Integrator:
         stats = unweighting_stats(torch.cat(weights), self.integration.wmax_chunks, self.integration.overweight_eps)
         return combine(estimates), stats
 
-    def generate(self, n_events: int, method: str, w_max: float, batch_size: int = 100_000) -> dict:
+    def generate(
+        self, n_events: int, method: str, w_max: float, batch_size: int = 100_000, efficiency: float | None = None
+    ) -> dict:
         """``n_events`` unweighted events by hit-or-miss against ``w_max``.
+
+        With the expected unweighting ``efficiency`` each batch draws only about the points still
+        needed (at most ``batch_size``), so few matrix elements are spent beyond ``n_events``.
 
         Returns a dict of tensors: ``u`` (n, dims) cube points, ``features`` (n, k) physical
         points, ``channel`` (n,), ``weight`` (n,) = sign * max(1, |W|/w_max); plus ``calls``.
@@ -416,12 +421,15 @@ class Integrator:
         kept = {"u": [], "features": [], "channel": [], "weight": []}
         have, calls = 0, 0
         while have < n_events:
-            counts = self.model.counts(batch_size)
+            n = batch_size
+            if efficiency:
+                n = min(batch_size, max(1_000, int(1.2 * (n_events - have) / efficiency)))
+            counts = self.model.counts(n)
             for c, k in enumerate(counts):
                 if k == 0:
                     continue
                 d, batch, w = self._weights(c, k, use_flow)
-                keep, ew = unweight(w * (batch_size / k), w_max, self.generator)
+                keep, ew = unweight(w * (n / k), w_max, self.generator)
                 kept["u"].append(d.u[keep])
                 kept["features"].append(batch.features[keep])
                 kept["channel"].append(torch.full((int(keep.sum()),), c, device=self.device))

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nis.config import ConfigError, from_dict
+from nis.phasespace.process import LIGHT_QUARKS as LIGHT_FLAVOURS
 
-#: the quark placeholder in a process string and the flavours it stands for by default
+#: the quark placeholder in a process string (as in channels files); it stands for `flavours`
 QUARK = "q"
-LIGHT_FLAVOURS = ("d", "u", "s", "c", "b")
 
 
 @dataclass
