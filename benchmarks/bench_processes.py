@@ -14,7 +14,6 @@ which is the gain in unweighted events per matrix-element call.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -23,9 +22,13 @@ from pathlib import Path
 
 import torch
 
-from nis.config import IntegrationConfig, TrainingConfig, load_config
-from nis.integrands import make_integrand
-from nis.integrator import Integrator
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import write_report  # noqa: E402
+
+from nis.config import IntegrationConfig, TrainingConfig, load_config  # noqa: E402
+from nis.integrands import make_integrand  # noqa: E402
+from nis.integrator import Integrator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSES = ["ee_3jets", "ee_4jets", "ee_5jets"]
@@ -88,12 +91,7 @@ def main(argv=None) -> int:
         "seeds": args.seeds,
         "torch": torch.__version__,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"processes-{device}-{args.calls}calls"
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    (out / f"{stem}.md").write_text(table(rows, meta))
-    print(table(rows, meta))
+    write_report(args.out, f"processes-{device}-{args.calls}calls", meta, rows, table(rows, meta))
     return 0
 
 

@@ -12,7 +12,6 @@ and 16384. Writes ``benchmarks/results/speed-<device>.{md,json}``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -21,10 +20,14 @@ from pathlib import Path
 
 import torch
 
-from nis.config import FlowConfig, IntegrationConfig, TrainingConfig
-from nis.flows import Flow
-from nis.integrator import Integrator
-from nis.testfunctions import make_test_function
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import write_report  # noqa: E402
+
+from nis.config import FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
+from nis.flows import Flow  # noqa: E402
+from nis.integrator import Integrator  # noqa: E402
+from nis.testfunctions import make_test_function  # noqa: E402
 
 
 def timed(fn, device: str, repeats: int, warmup: int = 3) -> float:
@@ -112,18 +115,12 @@ def main(argv=None) -> int:
                      "nis": nis_training_step(batch, dev, args.repeats), "madnis": None})
     meta = {"device": name, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "command": "python benchmarks/bench_speed.py " + " ".join(argv or sys.argv[1:])}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"speed-{name.replace(' ', '_')}"
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     lines = [f"# Speed ({name}, torch {meta['torch']}, {meta['threads']} threads)", "",
              f"Command: `{meta['command']}`", "", "| measure | nis | madnis |", "| --- | ---: | ---: |"]
     for r in rows:
         fmt = (lambda v: "n/a" if v is None else f"{v:.4g}")
         lines.append(f"| {r['what']} | {fmt(r['nis'])} | {fmt(r['madnis'])} |")
-    text = "\n".join(lines) + "\n"
-    (out / f"{stem}.md").write_text(text)
-    print(text)
+    write_report(args.out, f"speed-{name.replace(' ', '_')}", meta, rows, "\n".join(lines) + "\n")
     return 0
 
 

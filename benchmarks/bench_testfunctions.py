@@ -13,7 +13,6 @@ point), the unweighting efficiency with w_max = median of 50 chunk maxima, and t
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -25,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import run_madnis, run_vegas  # noqa: E402
+from report import write_report  # noqa: E402
 
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
 from nis.integrator import Integrator  # noqa: E402
@@ -112,8 +112,6 @@ def main(argv=None) -> int:
                     flush=True,
                 )
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls"
     meta = {
         "command": "python benchmarks/bench_testfunctions.py " + " ".join(argv or sys.argv[1:]),
@@ -123,9 +121,7 @@ def main(argv=None) -> int:
         "seeds": args.seeds,
         "torch": torch.__version__,
     }
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    (out / f"{stem}.md").write_text(table(rows, meta))
-    print(table(rows, meta))
+    write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0
 
 

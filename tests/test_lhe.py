@@ -124,6 +124,7 @@ def test_nis_integrate_writes_lhe_that_pylhe_reads(tmp_path):
     light flavours with both up- and down-type present, consistent colour lines."""
     import json
 
+    from nis.bridge import sm_defaults
     from nis.cli import main
 
     config = tmp_path / "ee3j.yaml"
@@ -137,6 +138,7 @@ def test_nis_integrate_writes_lhe_that_pylhe_reads(tmp_path):
     assert main(args + ["--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["lhe"] == str(lhe) and r["n_events"] == 300
+    defaults = sm_defaults()
     f = pylhe.LHEFile.fromfile(lhe)
     assert f.init.procInfo[0].xSection == pytest.approx(r["cross_section_pb"])
     assert f.init.procInfo[0].error == pytest.approx(r["error_pb"])
@@ -153,6 +155,8 @@ def test_nis_integrate_writes_lhe_that_pylhe_reads(tmp_path):
         quarks.add(ids[2])
         check_colour_lines(ids, np.array([[q.color1, q.color2] for q in ev.particles], dtype=int))
         assert abs(ev.eventinfo.weight) >= r["cross_section_pb"] * (1 - 1e-9)
+        # the config sets no couplings: the event carries the providers' defaults
+        assert (ev.eventinfo.aqcd, ev.eventinfo.aqed) == pytest.approx((defaults["alpha_s"], defaults["alpha"]))
     assert quarks <= {1, 2, 3, 4, 5} and {1, 3, 5} & quarks and {2, 4} & quarks
 
 

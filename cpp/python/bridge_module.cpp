@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "nis/bridge.hpp"
+#include "nis/sm_parameters.hpp"
 
 namespace py = pybind11;
 
@@ -145,6 +146,14 @@ PYBIND11_MODULE(_bridge, m) {
         return py::make_tuple(py::tuple(py::cast(s.pdg_in)), py::tuple(py::cast(s.pdg_out)));
       },
       py::arg("text"), "'e+ e- -> mu+ mu-' -> ((-11, 11), (-13, 13)): PDG ids in, out.");
+  m.def(
+      "sm_defaults",
+      [] {
+        const nis::SMParameters d;
+        return nis::Parameters{{"alpha", d.alpha}, {"alpha_s", d.alpha_s}, {"mZ", d.mZ},
+                               {"wZ", d.wZ},       {"sin2w", d.sin2w},     {"nc", d.nc}};
+      },
+      "The built-in providers' Standard-Model parameters when a run sets none (name -> value).");
   m.def("parse_parameters", &nis::parse_parameters, py::arg("text"), "'alpha_s=0.118;mZ=91.19' -> dict.");
   m.def(
       "thread_count",

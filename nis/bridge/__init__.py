@@ -32,6 +32,11 @@ def provider_names() -> list[str]:
     return list(_bridge.provider_names())
 
 
+def sm_defaults() -> dict[str, float]:
+    """The built-in providers' Standard-Model parameters where a run sets none (alpha, alpha_s, ...)."""
+    return dict(_bridge.sm_defaults())
+
+
 def particle_names() -> list[str]:
     """The particle names a process string may use (``e-``, ``e+``, ..., ``g``, ``a``, ``z``, ...)."""
     return list(_bridge.particle_names())
@@ -48,4 +53,5 @@ __all__ = [
     "parse_process",
     "particle_names",
     "provider_names",
+    "sm_defaults",
 ]

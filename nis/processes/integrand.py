@@ -31,7 +31,6 @@ from nis.processes.spec import ProcessConfig
 GEV2_TO_PB = 0.3893793721e9
 
 _DOWN_TYPE = {"d", "s", "b"}
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -25,7 +25,7 @@ def write_events(
     Each event gets a flavour with probability proportional to its |M|^2 and a leading-colour
     flow (:mod:`nis.events.colour`); ``XWGTUP = weight * sigma``.
     """
-    from nis.bridge import parse_process
+    from nis.bridge import parse_process, sm_defaults
 
     rng = np.random.default_rng(seed)
     p = integrand.momenta(events["u"], events["channel"])
@@ -50,7 +50,7 @@ def write_events(
         error_pb=error_pb,
         max_weight=float(np.abs(weight).max()) if n else abs(cross_section_pb),
     )
-    params = integrand.config.parameters
+    params = {**sm_defaults(), **integrand.config.parameters}
     ev = LHEEvents(
         pdg=pdg,
         momenta=p_np,
@@ -58,8 +58,8 @@ def write_events(
         weight=weight,
         masses=np.asarray(info.masses, dtype=np.float64),
         scale=integrand.config.scale,
-        alpha_qed=float(params.get("alpha", 1.0 / 132.507)),
-        alpha_s=float(params.get("alpha_s", 0.118)),
+        alpha_qed=float(params["alpha"]),
+        alpha_s=float(params["alpha_s"]),
     )
     return write_lhe(path, init, ev, comment)
 

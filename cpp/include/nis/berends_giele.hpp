@@ -45,6 +45,21 @@ struct Node {
 };
 
 // Gluon sub-currents, real arithmetic (real polarisation vectors or momenta as "polarisations").
+// For each ordering o of n gluon labels and each global polarisation configuration g (bit l =
+// polarisation of gluon label l), the local index (bit i = polarisation of the i-th gluon in the
+// ordering) under which an ordering's amplitudes are stored: result[o * 2^n + g].
+inline std::vector<int> polarisation_index(const std::vector<std::vector<int>>& orderings, int n) {
+  const int ng = 1 << n;
+  std::vector<int> local(orderings.size() * ng);
+  for (std::size_t o = 0; o < orderings.size(); ++o)
+    for (int g = 0; g < ng; ++g) {
+      int loc = 0;
+      for (int pos = 0; pos < n; ++pos) loc |= ((g >> orderings[o][pos]) & 1) << pos;
+      local[o * ng + g] = loc;
+    }
+  return local;
+}
+
 class GluonForest {
  public:
   // Registers the ordered tuple `legs` and all its contiguous sub-tuples; returns its node id.
@@ -168,16 +183,7 @@ class QuarkLineForest {
       }
       terms_.push_back(terms);
     }
-    // local index (bit i = polarisation of the i-th gluon in the ordering) of each global
-    // configuration (bit l = polarisation of gluon label l)
-    const int ng = 1 << n_;
-    local_.resize(orderings_.size() * ng);
-    for (std::size_t o = 0; o < orderings_.size(); ++o)
-      for (int g = 0; g < ng; ++g) {
-        int loc = 0;
-        for (int pos = 0; pos < n_; ++pos) loc |= ((g >> orderings_[o][pos]) & 1) << pos;
-        local_[o * ng + g] = loc;
-      }
+    local_ = polarisation_index(orderings_, n_);
   }
   int n_gluons() const { return n_; }
   const std::vector<std::vector<int>>& orderings() const { return orderings_; }

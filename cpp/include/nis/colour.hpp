@@ -104,9 +104,11 @@ inline std::vector<int> relative(const std::vector<int>& sigma, const std::vecto
   return rho;
 }
 
-// Quark line with gluons: colour factors c_sigma = (T^{a_s1} ... T^{a_sn})_{i jbar}, T = sqrt(2) t.
-// C[s][t] = sum over colours of c_s^* c_t = 2^n Tr(t^{s_n} .. t^{s_1} t^{t_1} .. t^{t_n}).
-inline std::vector<double> quark_line_matrix(const std::vector<std::vector<int>>& orderings, double N) {
+// The colour matrix C[s][t] = 2^n * trace(reversed(s) then t) of orderings of n labels, where
+// `trace` contracts a label sequence (reversed sigma followed by tau). A fully contracted colour
+// factor depends only on the relative permutation of s and t, so each is computed once.
+template <class Trace>
+std::vector<double> ordering_matrix(const std::vector<std::vector<int>>& orderings, Trace trace) {
   const std::size_t m = orderings.size();
   std::vector<double> C(m * m);
   std::map<std::vector<int>, double> memo;
@@ -116,37 +118,27 @@ inline std::vector<double> quark_line_matrix(const std::vector<std::vector<int>>
       auto it = memo.find(rho);
       if (it == memo.end()) {
         const std::size_t n = rho.size();
-        std::vector<int> tr;
-        for (std::size_t i = n; i-- > 0;) tr.push_back(static_cast<int>(i));
-        for (int r : rho) tr.push_back(r);
-        it = memo.emplace(rho, static_cast<double>(1ul << n) * trace_product({tr}, N)).first;
+        std::vector<int> labels;
+        for (std::size_t i = n; i-- > 0;) labels.push_back(static_cast<int>(i));
+        for (int r : rho) labels.push_back(r);
+        it = memo.emplace(rho, static_cast<double>(1ul << n) * trace(labels)).first;
       }
       C[s * m + t] = it->second;
     }
   return C;
 }
 
+// Quark line with gluons: colour factors c_sigma = (T^{a_s1} ... T^{a_sn})_{i jbar}, T = sqrt(2) t.
+// C[s][t] = sum over colours of c_s^* c_t = 2^n Tr(t^{s_n} .. t^{s_1} t^{t_1} .. t^{t_n}).
+inline std::vector<double> quark_line_matrix(const std::vector<std::vector<int>>& orderings, double N) {
+  return ordering_matrix(orderings, [N](const std::vector<int>& tr) { return trace_product({tr}, N); });
+}
+
 // Del Duca-Dixon-Maltoni adjoint basis: c_sigma = (F^{a_s1} ... F^{a_sk})_{a_first a_last},
 // (F^a)_bc = ftilde^{bac}, ftilde^{abc} = Tr([T^a, T^b] T^c) (T = sqrt(2) t), so that
 // C[s][t] = 2^k Tr_adj(T^{s_k} .. T^{s_1} T^{t_1} .. T^{t_k}); `orderings` are the k middle legs.
 inline std::vector<double> adjoint_matrix(const std::vector<std::vector<int>>& orderings, double N) {
-  const std::size_t m = orderings.size();
-  std::vector<double> C(m * m);
-  std::map<std::vector<int>, double> memo;
-  for (std::size_t s = 0; s < m; ++s)
-    for (std::size_t t = 0; t < m; ++t) {
-      const std::vector<int> rho = relative(orderings[s], orderings[t]);
-      auto it = memo.find(rho);
-      if (it == memo.end()) {
-        const std::size_t k = rho.size();
-        std::vector<int> labels;
-        for (std::size_t i = k; i-- > 0;) labels.push_back(static_cast<int>(i));
-        for (int r : rho) labels.push_back(r);
-        it = memo.emplace(rho, static_cast<double>(1ul << k) * adjoint_trace(labels, N)).first;
-      }
-      C[s * m + t] = it->second;
-    }
-  return C;
+  return ordering_matrix(orderings, [N](const std::vector<int>& labels) { return adjoint_trace(labels, N); });
 }
 
 }  // namespace colour

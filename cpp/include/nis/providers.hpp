@@ -72,6 +72,7 @@ class GluonScattering : public MatrixElement {
 
  private:
   struct Scratch;
+  Scratch make_scratch() const;  // per-call working memory, sized for this process
   void compute(const double* event, int gauge_leg, Scratch& s) const;
   ProcessInfo info_;
   SMParameters sm_;

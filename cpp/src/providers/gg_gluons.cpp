@@ -64,14 +64,17 @@ GluonScattering::GluonScattering(const ProcessSpec& spec, int n_total, const SMP
     orderings_.push_back(root);
   }
   colour_ = colour::adjoint_matrix(mids, sm_.nc);
-  const int ng = 1 << n_;
-  local_.resize(orderings_.size() * ng);
-  for (std::size_t o = 0; o < orderings_.size(); ++o)
-    for (int g = 0; g < ng; ++g) {
-      int loc = 0;
-      for (int pos = 0; pos < n_; ++pos) loc |= ((g >> orderings_[o][pos]) & 1) << pos;
-      local_[o * ng + g] = loc;
-    }
+  local_ = bg::polarisation_index(orderings_, n_);
+}
+
+GluonScattering::Scratch GluonScattering::make_scratch() const {
+  Scratch s;
+  s.k.resize(n_);
+  s.eps.resize(2 * n_);
+  s.values.resize(forest_.n_values());
+  s.P.resize(forest_.nodes().size());
+  s.amps.resize(orderings_.size() << n_);
+  return s;
 }
 
 void GluonScattering::compute(const double* ev, int gauge_leg, Scratch& s) const {
@@ -100,12 +103,7 @@ void GluonScattering::compute(const double* ev, int gauge_leg, Scratch& s) const
 }
 
 void GluonScattering::amplitudes(const double* event, std::vector<double>& amps, int gauge_leg) const {
-  Scratch s;
-  s.k.resize(n_);
-  s.eps.resize(2 * n_);
-  s.values.resize(forest_.n_values());
-  s.P.resize(forest_.nodes().size());
-  s.amps.resize(orderings_.size() << n_);
+  Scratch s = make_scratch();
   compute(event, gauge_leg, s);
   const int ng = 1 << n_;
   amps.assign(orderings_.size() * ng, 0.0);
@@ -114,12 +112,7 @@ void GluonScattering::amplitudes(const double* event, std::vector<double>& amps,
 }
 
 void GluonScattering::evaluate(std::size_t n_events, const double* momenta, double* out) const {
-  Scratch s;
-  s.k.resize(n_);
-  s.eps.resize(2 * n_);
-  s.values.resize(forest_.n_values());
-  s.P.resize(forest_.nodes().size());
-  s.amps.resize(orderings_.size() << n_);
+  Scratch s = make_scratch();
   const std::size_t no = orderings_.size();
   const int ng = 1 << n_;
   std::vector<double> Ag(no);

@@ -1,0 +1,15 @@
+"""Writing a benchmark's results: ``<stem>.json`` (meta and rows) and ``<stem>.md`` (the table)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def write_report(out: str | Path, stem: str, meta: dict, rows: list, markdown: str) -> None:
+    """Write the results under ``out`` (created if needed) and print the table."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(markdown)
+    print(markdown)
