@@ -42,6 +42,35 @@ EXAMPLE = Extension(
     extra_compile_args=["-O2", "-g0", "-std=c99", "-Wall", "-Wextra"] if UNIX else [],
 )
 
+
+def sherpa_provider():
+    """The Sherpa provider library (nis.bridge.libnis_sherpa) when Sherpa is installed, else None."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sherpa_install", os.path.join(HERE, "nis/bridge/sherpa_install.py"))
+    where = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(where)
+    prefix = where.sherpa_prefix()
+    if prefix is None:
+        print(f"nis: Sherpa not found, its provider is not built (set-up: {where.SETUP_HINT})", file=sys.stderr)
+        return None
+    libdir = os.path.join(prefix, "lib", "SHERPA-MC")
+    return Extension(
+        "nis.bridge.libnis_sherpa",
+        sources("cpp/sherpa/sherpa_provider.cpp"),
+        include_dirs=["cpp/include", os.path.join(prefix, "include", "SHERPA-MC")],
+        language="c++",
+        extra_compile_args=["-std=c++17", "-O2", "-g0", "-Wall", "-Wno-unused-parameter"],
+        # Sherpa's libraries do not record their dependencies on each other: link them all and keep
+        # them (--no-as-needed must come before the -l flags, so they go here rather than libraries=)
+        extra_link_args=["-Wl,--no-as-needed"] + [f"-l{name}" for name in where.sherpa_libraries(prefix)],
+        library_dirs=[libdir],
+        runtime_library_dirs=[libdir],
+    )
+
+
+SHERPA = sherpa_provider() if UNIX else None
+
 # Python <= 3.12 has a standard-library module called 'nis' that would shadow this package;
 # the start-up hook nis-import-fix.pth (see _nis_import_fix.py) goes into site-packages, for
 # wheels and editable installs alike, as a data file placed relative to the prefix.
@@ -70,7 +99,7 @@ setup(
         "bench": ["madnis==1.0.0", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},
-    ext_modules=[BRIDGE, EXAMPLE],
+    ext_modules=[BRIDGE, EXAMPLE] + ([SHERPA] if SHERPA else []),
     cmdclass={"build_ext": build_ext},
     zip_safe=False,
 )

@@ -4,12 +4,25 @@
 # torch first and pinned: the local CPU build, never a multi-GB CUDA download.
 set -euo pipefail
 cd "$(dirname "$0")"
-# System packages: a C++17 compiler and CMake for the matrix-element bridge (cpp/).
-if ! command -v g++ >/dev/null || ! command -v cmake >/dev/null; then
+# System packages: a C++17 compiler and CMake for the matrix-element bridge (cpp/); gfortran,
+# libzip and Debian's swig 4.1 for Sherpa (PyPI's newest swig cannot wrap Sherpa's interface).
+NEED=""
+for tool in g++ cmake gfortran swig; do command -v "$tool" >/dev/null || NEED="$NEED $tool"; done
+[ -e /usr/include/zip.h ] || NEED="$NEED libzip-dev"
+if [ -n "$NEED" ]; then
   SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo sudo)
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq g++ cmake
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq g++ cmake gfortran swig libzip-dev
 fi
 python -m pip install --upgrade-strategy only-if-needed "torch==2.13.0"
+# Sherpa 3 from PyPI's sdist with its Python bindings, without downloading LHAPDF or libzip
+# (about 15 minutes on 2 cores the first time; pip caches the wheel, so later set-ups reuse it).
+if ! python -c "import Sherpa" 2>/dev/null; then
+  python -m pip install --upgrade-strategy only-if-needed scikit-build-core setuptools wheel
+  python -m pip install --no-build-isolation "sherpa-mc==3.0.3b2" -C "cmake.args=-Wno-dev;\
+-DCMAKE_BUILD_TYPE=Release;-DCMAKE_POLICY_VERSION_MINIMUM=3.5;-DSHERPA_ENABLE_INSTALL_LIBZIP=OFF;\
+-DSHERPA_ENABLE_LHAPDF=OFF;-DSHERPA_ENABLE_INSTALL_LHAPDF=OFF;-DSHERPA_ENABLE_PYTHON=ON;\
+-DSHERPA_ENABLE_BINRELOC=ON;-DSHERPA_ENABLE_EXAMPLES=OFF"
+fi
 # pybind11 here too (not only as a build requirement) so --no-build-isolation installs and CMake find it.
 python -m pip install --upgrade-strategy only-if-needed "pybind11>=2.12"
 # Builds the C++ bridge nis._bridge and the example C provider (at most NIS_BUILD_JOBS=2 compilers).

@@ -37,7 +37,7 @@ PROCESSES = ["ee_3jets", "ee_4jets", "ee_5jets"]
 def run(config, integrand, calls: int, eval_calls: int, seed: int, vegas_only: bool) -> dict:
     validation = max(2_000, calls // 20)
     if vegas_only:
-        training = TrainingConfig(calls=calls, vegas_fraction=1.0)
+        training = TrainingConfig(calls=calls)  # always_vegas: all of it adapts the grids
         integration = IntegrationConfig(calls=eval_calls, fallback="always_vegas")
     else:
         training = TrainingConfig(**{**config.training.__dict__, "calls": calls - 2 * validation})

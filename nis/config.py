@@ -52,7 +52,8 @@ class TrainingConfig:
     calls: int = 200_000  #: integrand calls for VEGAS pre-training plus flow training
     vegas_fraction: float = 0.2  #: share of ``calls`` spent adapting the VEGAS grids
     vegas_iterations: int = 10  #: VEGAS adaptation iterations
-    vegas_bins: int = 128  #: VEGAS grid increments per dimension
+    vegas_bins: int = 128  #: increments per dimension of the VEGAS map in front of each flow
+    fallback_bins: int = 0  #: increments per dimension of the fallback VEGAS grid; 0: like vegas
     batch_size: int = 1024  #: integrand calls per online training step (all channels)
     loss: str = "variance"  #: variance, kl, chi2 or exponential
     learning_rate: float = 3e-3  #: Adam's initial step size (cosine decay to 1% of it)
@@ -74,6 +75,20 @@ class TrainingConfig:
             raise ConfigError(f"training.vegas_fraction must lie in [0, 1]; got {self.vegas_fraction}")
         if self.vegas_bins < 2:
             raise ConfigError(f"training.vegas_bins must be at least 2; got {self.vegas_bins}")
+        if self.fallback_bins == 1 or self.fallback_bins < 0:
+            raise ConfigError(f"training.fallback_bins must be 0 (automatic) or at least 2; got {self.fallback_bins}")
+
+    def refine_points(self, n_channels: int) -> int:
+        """Points per channel between two refinements of a fallback grid: one VEGAS iteration's
+        worth of the whole budget, so each refinement is as well measured as one of VEGAS' own."""
+        return max(2, self.calls // (self.vegas_iterations * n_channels))
+
+    def fallback_increments(self, n_channels: int) -> int:
+        """``fallback_bins``, or with 0 vegas' own rule: a tenth of the points per refinement,
+        between ``vegas_bins`` and 1000."""
+        if self.fallback_bins:
+            return self.fallback_bins
+        return min(1000, max(self.vegas_bins, self.refine_points(n_channels) // 10))
 
 
 @dataclass

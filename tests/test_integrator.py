@@ -8,7 +8,6 @@ import torch
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig
 from nis.integrator import FunctionIntegrand, Integrand, IntegrandBatch, IntegrandError, Integrator
 from nis.integrator.alpha import ChannelWeights
-from nis.integrator.vegas_map import VegasMap
 from nis.testfunctions import make_test_function
 
 SMALL_FLOW = FlowConfig(bins=8, hidden=16, layers=1, dtype="float64")
@@ -42,7 +41,7 @@ def test_gaussian_integral_within_errors():
 def test_flow_beats_vegas_on_camel_and_is_chosen():
     """Camel in 2D lies on the diagonal: a factorised VEGAS grid puts points in the empty
     off-diagonal peaks too, the flow does not."""
-    f = make_test_function("camel", dims=2, width=0.1)
+    f = make_test_function("camel", dims=2, width=0.2)
     integ = quick(f, training=small(calls=60_000, batch=2000))
     result = integ.run()
     c = result.comparison
@@ -73,13 +72,7 @@ def test_nan_in_training_falls_back(monkeypatch):
     assert result.method == "vegas"
     assert "NaN" in result.fallback_reason
     assert abs(result.estimate.integral - f.exact) < 5 * result.estimate.error
-
-
-def test_forced_fallback_skips_training():
-    f = make_test_function("gaussian", dims=2)
-    result = quick(f, integration=IntegrationConfig(calls=10_000, iterations=5, fallback="always_vegas")).run()
-    assert result.method == "vegas" and "forced" in result.fallback_reason
-    assert result.training["steps"] == 0
+    assert result.n_integrand_calls >= 0.9 * 20_000 + 20_000  # the calls training left went to VEGAS
 
 
 @pytest.mark.parametrize("loss", ["variance", "kl", "chi2", "exponential"])
@@ -156,22 +149,6 @@ def test_channel_weights_sum_to_one_and_respect_zero_priors():
     assert torch.allclose(a.sum(1), torch.ones(1000, dtype=torch.float64), atol=1e-12)
     none = alpha(x, torch.zeros(5, 4, dtype=torch.float64)[:, :].expand(5, 4), learned=False)
     assert torch.isfinite(none).all() and (none == 0).all()  # nobody can reach: zero, not NaN
-
-
-def test_vegas_map_roundtrip_and_jacobian():
-    m = VegasMap(3, ninc=16)
-    gen = torch.Generator().manual_seed(0)
-    edges = torch.cumsum(torch.rand(3, 16, generator=gen, dtype=torch.float64) + 0.05, 1)
-    m.set_grid(torch.cat([torch.zeros(3, 1, dtype=torch.float64), edges / edges[:, -1:]], 1))
-    v = torch.rand(500, 3, generator=gen, dtype=torch.float64)
-    u, log_jac = m(v)
-    back, log_inv = m.inverse(u)
-    assert torch.allclose(back, v, atol=1e-12)
-    assert torch.allclose(log_jac, -log_inv, atol=1e-10)
-    jac = torch.autograd.functional.jacobian(lambda t: m(t[None])[0][0], v[0])
-    assert torch.det(jac).log().item() == pytest.approx(log_jac[0].item(), rel=1e-10)
-    edge = torch.tensor([[0.0, 1.0, 0.5]], dtype=torch.float64)
-    assert torch.isfinite(m(edge)[1]).all() and torch.isfinite(m.inverse(edge)[1]).all()
 
 
 def test_ring_line_two_channels():

@@ -10,9 +10,13 @@ The stages of :meth:`Integrator.run`:
    followed by ``buffered_steps`` steps on samples from the buffer; samples go to the channels
    in proportion to their weight standard deviation; channels that carry less than
    ``drop_threshold`` of the integral are dropped. NaN in the loss stops training and restores
-   the last good snapshot; the flow is then not used.
+   the last good snapshot; the flow is then not used. Meanwhile every fresh point also trains a
+   second VEGAS grid per channel, the fallback, by importance-weighted VEGAS refinements (one
+   per ``calls / vegas_iterations`` points), and calls left by an early stop go to it too: the
+   fallback is VEGAS adapted on the whole training budget, never on just its first part.
+   ``integration.fallback = always_vegas`` skips the flow and gives the whole budget to stage 1.
 3. **Validation**: ``integration.validation_calls`` fresh points from the flow sampler and from
-   the VEGAS sampler (same grids, prior channel weights). The flow is kept only if it wins on
+   the fallback VEGAS sampler (prior channel weights). The flow is kept only if it wins on
    the criterion ``integration.fallback`` (default: lower variance *and* higher unweighting
    efficiency); otherwise ``method = "vegas"`` and ``fallback_reason`` says why.
 4. **Integration**: ``integration.calls`` fresh points in ``integration.iterations`` equal
@@ -46,7 +50,7 @@ from nis.integrator.integrand import Integrand
 from nis.integrator.sampler import MultiChannelSampler
 from nis.integrator.vegas_map import adapt_vegas
 
-CHECKPOINT_FORMAT = "nis-checkpoint-1"
+CHECKPOINT_FORMAT = "nis-checkpoint-2"
 
 
 @dataclass
@@ -205,11 +209,31 @@ class Integrator:
                 self.integrand.dims,
                 per_channel,
                 self.training.vegas_iterations,
-                self.training.vegas_bins,
                 seed=self.seed * 1000 + c,
             )
             self.model.vegas[c].set_grid(grid)
+            self.model.fallback[c].set_grid(grid)
         self.vegas_done = True
+
+    def _feed_fallback(self, channel: int, d, batch) -> None:
+        """Let the fallback grid of ``channel`` learn from drawn points ``d`` and their ``batch``."""
+        alpha = self.model.alpha(batch.features, batch.prior, learned=False)[:, channel]
+        f = alpha * batch.value.abs()
+        grid = self.model.fallback[channel]
+        grid.accumulate(d.u, f, d.log_q)
+        if grid.pending >= self.training.refine_points(self.integrand.n_channels):
+            grid.refine()
+
+    def adapt_fallback(self, calls: int) -> None:
+        """Spend ``calls`` integrand calls adapting the fallback grids on their own points (when
+        flow training stopped early, so the fallback still gets the whole budget)."""
+        while calls > 0:
+            n = min(calls, self.training.batch_size)
+            for c, k in enumerate(self.model.counts(n)):
+                if k:
+                    d = self.model.draw(c, k, self.generator, use_flow=False)
+                    self._feed_fallback(c, d, self._evaluate(c, d.u))
+            calls -= n
 
     # -- stage 2: flow training ----------------------------------------------------------
     def _channel_loss(self, rows) -> torch.Tensor:
@@ -280,6 +304,7 @@ class Integrator:
                     if k == 0:
                         continue
                     d, batch, w = self._weights(c, k, use_flow=True)
+                    self._feed_fallback(c, d, batch)
                     prior = batch.prior
                     if prior is None and self.integrand.n_channels > 1:  # uniform prior, stored as such
                         prior = torch.full_like(batch.features[:, :1], 1.0 / self.integrand.n_channels).expand(
@@ -444,10 +469,13 @@ class Integrator:
     def run(self, process: str | None = None, progress: bool = False) -> RunResult:
         """VEGAS, training, validation and integration; see the module docstring."""
         start = time.perf_counter()
-        if not self.vegas_done:
-            self.pretrain_vegas(int(self.training.vegas_fraction * self.training.calls))
-        if self.integration.fallback != "always_vegas":
+        forced = self.integration.fallback == "always_vegas"
+        if not self.vegas_done:  # a forced fallback is plain VEGAS on the whole budget
+            self.pretrain_vegas(self.training.calls if forced else int(self.training.vegas_fraction * self.training.calls))
+        if not forced:
             self.train(progress=progress)
+            if self.stop_reason is not None:
+                self.adapt_fallback((self.flow_steps() - self.step) * self.training.batch_size)
         method, reason, comparison = self.validate()
         estimate, stats = self.integrate(method)
         self.method = method

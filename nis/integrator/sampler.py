@@ -5,9 +5,11 @@ Channel ``c`` draws a cube point in three steps::
     z ~ U[0,1]^d  --flow_c-->  v  --VEGAS map_c-->  u  --integrand's channel mapping-->  x
 
 so the density of ``u`` is ``q_c(u) = q_flow(v) / |du/dv|``. The flow starts as the identity,
-so an untrained sampler is exactly the VEGAS sampler; ``use_flow=False`` gives that VEGAS
-sampler at any time (the fallback). All state (flows, grids, channel weights, the share of
-samples each channel gets) lives in parameters and buffers.
+so an untrained sampler is exactly the VEGAS sampler. The map in front of the flow is frozen
+once the flow trains on it; a second grid per channel, ``fallback``, starts from the same grid
+and keeps adapting on the points the flow draws (see :mod:`nis.integrator.vegas_map`), and
+``use_flow=False`` samples from it alone: the VEGAS fallback. All state (flows, grids, channel
+weights, the share of samples each channel gets) lives in parameters and buffers.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class MultiChannelSampler(nn.Module):
         )
         self.flows.to(getattr(torch, flow.dtype))
         self.vegas = nn.ModuleList(VegasMap(dims, training.vegas_bins) for _ in range(n_channels))
+        fallback_bins = training.fallback_increments(n_channels)
+        self.fallback = nn.ModuleList(VegasMap(dims, fallback_bins) for _ in range(n_channels))
         self.alpha = ChannelWeights(feature_dims, n_channels, training.alpha_hidden, training.train_alpha)
         self.register_buffer("share", torch.full((n_channels,), 1.0 / n_channels, dtype=torch.float64))
         self._share_version, self._counts = 0, (None, None)
@@ -69,9 +73,10 @@ class MultiChannelSampler(nn.Module):
             if use_flow:
                 v, log_det = self.flows[channel](z)
                 v, log_q_v = v.to(torch.float64), -log_det.to(torch.float64)
+                u, log_jac = self.vegas[channel](v)
             else:
                 v, log_q_v = z.to(torch.float64), torch.zeros(n, dtype=torch.float64, device=device)
-            u, log_jac = self.vegas[channel](v)
+                u, log_jac = self.fallback[channel](v)
         return Draw(v=v, u=u, log_jac=log_jac, log_q=log_q_v - log_jac)
 
     def log_q(self, channel: int, v: Tensor, log_jac: Tensor) -> Tensor:

@@ -64,11 +64,22 @@ class ProcessIntegrand(Integrand):
         for flavour, process in config.subprocesses():
             key = "" if not flavour else ("down" if flavour in _DOWN_TYPE else "up")
             if key not in classes:
-                me = MatrixElement(process, parameters=config.parameters, library=config.library or None)
-                classes[key] = _Flavour(me, [], [])
+                classes[key] = _Flavour(None, [], [])
             classes[key].flavours.append(flavour)
             classes[key].processes.append(process)
         self.classes = list(classes.values())
+        representatives = [c.processes[0] for c in self.classes]
+        if config.provider == "sherpa":
+            from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
+
+            settings = {**settings_from_parameters(config.parameters), **config.sherpa.get("settings", {})}
+            mes = sherpa_matrix_elements(
+                representatives, settings=settings, run_card_path=config.sherpa.get("run_card"), sqrt_s=config.sqrt_s
+            )
+        else:
+            mes = [MatrixElement(p, parameters=config.parameters, library=config.library or None) for p in representatives]
+        for c, me in zip(self.classes, mes):
+            c.matrix_element = me
         info = self.classes[0].matrix_element.info
         self.info = info
         self.name = name or config.matrix_element

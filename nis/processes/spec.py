@@ -10,6 +10,12 @@
       channels: channels/ee_qqg.yaml      # default: the file in channels/ that names this process
       library: null                       # provider shared library; default: built-in providers
       scale: 91.188                       # GeV, written to LHE as SCALUP (default: sqrt_s)
+
+Sherpa's matrix elements instead of the built-in ones (``parameters`` become Sherpa settings,
+see :func:`nis.bridge.sherpa.settings_from_parameters`; ``settings`` and ``run_card`` go on top)::
+
+      matrix_element: {process: "e+ e- -> q q~ g", provider: sherpa,
+                       run_card: my_sherpa.yaml, settings: {ALPHAS(MZ): 0.118}}
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class ProcessConfig:
     channels: str = ""  #: channels file; default: looked up in channels/ by process
     library: str = ""  #: provider shared library path; default: the built-in providers
     scale: float = 0.0  #: GeV, the scale written to LHE files; default sqrt_s
+    provider: str = "builtin"  #: "builtin" (nis' providers, or `library`) or "sherpa"
+    sherpa: dict = field(default_factory=dict)  #: provider sherpa: {run_card: path, settings: {KEY: value}}
 
     def __post_init__(self):
         if "->" not in self.matrix_element:
@@ -64,6 +72,15 @@ class ProcessConfig:
             Cuts.from_dict(self.cuts)
         except ValueError as exc:
             raise ConfigError(f"integrand.cuts: {exc}") from None
+        if self.provider not in ("builtin", "sherpa"):
+            raise ConfigError(f"integrand.matrix_element.provider must be builtin or sherpa; got {self.provider!r}")
+        unknown = set(self.sherpa) - {"run_card", "settings"}
+        if unknown:
+            raise ConfigError(f"integrand.matrix_element: unknown Sherpa key(s) {sorted(unknown)}; known: run_card, settings")
+        if self.sherpa and self.provider != "sherpa":
+            raise ConfigError("integrand.matrix_element: run_card and settings need provider: sherpa")
+        if self.provider == "sherpa" and self.library:
+            raise ConfigError("integrand: library and provider: sherpa exclude each other")
         if self.scale < 0:
             raise ConfigError(f"integrand.scale must be positive (GeV); got {self.scale}")
         if not self.scale:
@@ -72,6 +89,14 @@ class ProcessConfig:
     @classmethod
     def from_mapping(cls, data: dict) -> "ProcessConfig":
         """Build from a config's ``integrand`` mapping (unknown keys are errors)."""
+        me = data.get("matrix_element")
+        if isinstance(me, dict):  # {process: ..., provider: ..., run_card: ..., settings: ...}
+            me = dict(me)
+            if "process" not in me:
+                raise ConfigError("integrand.matrix_element needs a process, e.g. {process: 'e+ e- -> mu+ mu-', provider: sherpa}")
+            data = {**data, "matrix_element": me.pop("process"), "provider": me.pop("provider", "builtin")}
+            if me:
+                data["sherpa"] = me
         return from_dict(cls, data, "integrand")
 
     def subprocesses(self) -> list[tuple[str, str]]:

@@ -1,0 +1,39 @@
+"""Where Sherpa is installed: PyPI's ``sherpa-mc`` puts ``Sherpa.py`` at the root of
+site-packages and its headers, libraries and CMake package below it (``include/SHERPA-MC``,
+``lib/SHERPA-MC``, ``share/SHERPA-MC``). Used by setup.py (without importing nis or torch) and
+by :mod:`nis.bridge.sherpa`; no hand-set paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+SETUP_HINT = "bash setup.sh  (builds Sherpa 3 from PyPI's sherpa-mc, about 15 minutes the first time)"
+
+
+def sherpa_prefix(python: str | None = None) -> str | None:
+    """The directory holding ``Sherpa.py`` for ``python`` (default: this interpreter), or None.
+
+    Asks a fresh interpreter without pip's build-isolation environment, so setup.py finds the
+    Sherpa of the environment it installs into."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONHOME")}
+    code = "import importlib.util as u, os; s = u.find_spec('Sherpa'); print(os.path.dirname(s.origin) if s else '')"
+    try:
+        out = subprocess.run([python or sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    prefix = out.stdout.strip()
+    return prefix if prefix and os.path.isdir(os.path.join(prefix, "include", "SHERPA-MC")) else None
+
+
+def sherpa_libraries(prefix: str) -> list[str]:
+    """Names (without lib/.so) of the libraries in Sherpa's ``SHERPA::All`` target, plus MEProcess."""
+    targets = os.path.join(prefix, "share", "SHERPA-MC", "SHERPATargets.cmake")
+    with open(targets) as fh:
+        text = fh.read()
+    block = re.search(r"set_target_properties\(SHERPA::All .*?INTERFACE_LINK_LIBRARIES \"([^\"]*)\"", text, re.S)
+    names = [n.split("::", 1)[1] for n in block.group(1).split(";") if n.startswith("SHERPA::")] if block else []
+    return names + ["MEProcess"]
