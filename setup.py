@@ -50,7 +50,7 @@ def sherpa_provider():
     spec = importlib.util.spec_from_file_location("sherpa_install", os.path.join(HERE, "nis/bridge/sherpa_install.py"))
     where = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(where)
-    prefix = where.sherpa_prefix()
+    prefix = where.environment_sherpa_prefix()
     if prefix is None:
         print(f"nis: Sherpa not found, its provider is not built (set-up: {where.SETUP_HINT})", file=sys.stderr)
         return None

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import write_report  # noqa: E402
+from report import budget_meta, write_report  # noqa: E402
 
 from nis.config import IntegrationConfig, TrainingConfig, load_config  # noqa: E402
 from nis.integrands import make_integrand  # noqa: E402
@@ -83,14 +83,7 @@ def main(argv=None) -> int:
                     f"  rel_std {r['rel_std']:.4g}  eff {r['efficiency']:.4f}  {r['seconds']:.0f} s  [{r['method']}]",
                     flush=True,
                 )
-    meta = {
-        "command": "python benchmarks/bench_processes.py " + " ".join(argv or sys.argv[1:]),
-        "device": device,
-        "train_calls": args.calls,
-        "eval_calls": args.eval,
-        "seeds": args.seeds,
-        "torch": torch.__version__,
-    }
+    meta = budget_meta("bench_processes.py", argv, device, args)
     write_report(args.out, f"processes-{device}-{args.calls}calls", meta, rows, table(rows, meta))
     return 0
 

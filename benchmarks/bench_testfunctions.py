@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import run_madnis, run_vegas  # noqa: E402
-from report import write_report  # noqa: E402
+from report import budget_meta, write_report  # noqa: E402
 
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
 from nis.integrator import Integrator  # noqa: E402
@@ -113,14 +113,7 @@ def main(argv=None) -> int:
                 )
 
     stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls"
-    meta = {
-        "command": "python benchmarks/bench_testfunctions.py " + " ".join(argv or sys.argv[1:]),
-        "device": device_name,
-        "train_calls": args.calls,
-        "eval_calls": args.eval,
-        "seeds": args.seeds,
-        "torch": torch.__version__,
-    }
+    meta = budget_meta("bench_testfunctions.py", argv, device_name, args)
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0
 

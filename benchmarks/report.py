@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+
+def budget_meta(script: str, argv, device: str, args) -> dict:
+    """The meta block of a same-budget comparison: command line, device, budgets, seeds, torch."""
+    import torch
+
+    return {
+        "command": f"python benchmarks/{script} " + " ".join(argv or sys.argv[1:]),
+        "device": device,
+        "train_calls": args.calls,
+        "eval_calls": args.eval,
+        "seeds": args.seeds,
+        "torch": torch.__version__,
+    }
 
 
 def write_report(out: str | Path, stem: str, meta: dict, rows: list, markdown: str) -> None:

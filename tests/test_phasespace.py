@@ -274,6 +274,15 @@ def test_channels_volume_and_densities(channel_file):
         assert (u2 - us[c]).abs().max().item() < 1e-6, cs.names[c]
 
 
+def assert_channels_match_rambo(cs, f, n, seed, ref_n, ref_seed):
+    """The multi-channel integral of f (n points per channel) equals flat RAMBO's (ref_n points)
+    within 5 combined standard errors."""
+    got, err = _multichannel(cs, f, n, seed)
+    k, w = rambo_forward(rand(ref_n, cs.dims, ref_seed), full(ref_n, SQRT_S**2))
+    ref, ref_err = mc(w * f(torch.cat([incoming_momenta(full(ref_n, SQRT_S)), k], 1)))
+    assert abs(got - ref) < 5 * math.hypot(err, ref_err), (got, err, ref, ref_err)
+
+
 def _multichannel(cs, f, n, seed):
     """sum_c E_{u ~ channel c}[alpha_c w_c f] with alpha_c = g_c / sum_k g_k, and its error."""
     ps, ws = zip(*(cs.map(c, rand(n, cs.dims, seed + c)) for c in range(cs.n_channels)))
@@ -295,11 +304,7 @@ def test_multichannel_identity_ee_qqg_durham():
     def f(p):  # antenna-like s^2 / (s35 s45) inside the Durham cut
         return cuts.mask(p) * s * s / (mass2(p[:, 2] + p[:, 4]) * mass2(p[:, 3] + p[:, 4]))
 
-    got, err = _multichannel(cs, f, 20_000, 11)
-    ref_n = 200_000
-    k, w = rambo_forward(rand(ref_n, 5, 12), full(ref_n, s))
-    ref, ref_err = mc(w * f(torch.cat([incoming_momenta(full(ref_n, SQRT_S)), k], 1)))
-    assert abs(got - ref) < 5 * math.hypot(err, ref_err), (got, err, ref, ref_err)
+    assert_channels_match_rambo(cs, f, 20_000, 11, 200_000, 12)
 
 
 def test_multichannel_identity_ee_qqgg_durham():
@@ -311,11 +316,7 @@ def test_multichannel_identity_ee_qqgg_durham():
         s35, s56, s46 = (mass2(p[:, i] + p[:, j]) for i, j in ((2, 4), (4, 5), (3, 5)))
         return cuts.mask(p) * s * s / (s35 * s56 + s56 * s46)
 
-    got, err = _multichannel(cs, f, 3000, 51)
-    ref_n = 60_000
-    k, w = rambo_forward(rand(ref_n, 8, 52), full(ref_n, s))
-    ref, ref_err = mc(w * f(torch.cat([incoming_momenta(full(ref_n, SQRT_S)), k], 1)))
-    assert abs(got - ref) < 5 * math.hypot(err, ref_err), (got, err, ref, ref_err)
+    assert_channels_match_rambo(cs, f, 3000, 51, 60_000, 52)
 
 
 def test_multichannel_identity_gg_gg_analytic():
@@ -339,11 +340,7 @@ def test_multichannel_identity_gg_ggg_hadron_cuts():
     def f(p):
         return cuts.mask(p).to(F64)
 
-    got, err = _multichannel(cs, f, 4000, 31)
-    ref_n = 100_000
-    k, w = rambo_forward(rand(ref_n, 5, 32), full(ref_n, SQRT_S**2))
-    ref, ref_err = mc(w * f(torch.cat([incoming_momenta(full(ref_n, SQRT_S)), k], 1)))
-    assert abs(got - ref) < 5 * math.hypot(err, ref_err), (got, err, ref, ref_err)
+    assert_channels_match_rambo(cs, f, 4000, 31, 100_000, 32)
 
 
 def test_load_with_process_string():

@@ -17,14 +17,11 @@
 #include <algorithm>
 #include <array>
 #include <csignal>
-#include <cstring>
-#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,7 +33,7 @@
 #include "AddOns/Python/MEProcess.H"
 #include "PHASIC++/Process/Process_Base.H"
 #include "SHERPA/Main/Sherpa.H"
-#include "nis/matrix_element.h"
+#include "nis/c_boundary.hpp"
 
 namespace {
 
@@ -50,34 +47,21 @@ struct Session {
 };
 Session session;
 
-struct Failure : std::runtime_error {
-  int status;
-  Failure(int s, const std::string& what) : std::runtime_error(what), status(s) {}
-};
+using nis::Error;
 
-// Sherpa's exceptions do not derive from std::exception; they print themselves.
+// nis::guarded, with Sherpa's exceptions (which do not derive from std::exception and print
+// themselves) turned into nis errors first.
 template <class F>
 int guarded(F&& body, char* err, size_t errlen) {
-  std::string message;
-  int status = NIS_OK;
-  try {
-    body();
-  } catch (const Failure& f) {
-    status = f.status, message = f.what();
-  } catch (const ATOOLS::Exception& e) {
-    std::ostringstream out;
-    out << e;
-    status = NIS_ERR_INTERNAL, message = "Sherpa: " + out.str();
-  } catch (const std::exception& e) {
-    status = NIS_ERR_INTERNAL, message = e.what();
-  } catch (...) {
-    status = NIS_ERR_INTERNAL, message = "unknown exception from Sherpa";
-  }
-  if (status != NIS_OK && err && errlen) {
-    std::strncpy(err, message.c_str(), errlen - 1);
-    err[errlen - 1] = '\0';
-  }
-  return status;
+  return nis::guarded(err, errlen, [&] {
+    try {
+      body();
+    } catch (const ATOOLS::Exception& e) {
+      std::ostringstream out;
+      out << e;
+      throw Error(NIS_ERR_INTERNAL, "Sherpa: " + out.str());
+    }
+  });
 }
 
 // Sherpa's constructor installs its own signal and terminate handlers (they call exit()); the
@@ -104,9 +88,9 @@ class WorkingDirectory {  // Sherpa writes Process/ and its reports into the cur
  public:
   explicit WorkingDirectory(const std::string& dir) {
     char buffer[4096];
-    if (!getcwd(buffer, sizeof buffer)) throw Failure(NIS_ERR_INTERNAL, "cannot read the working directory");
+    if (!getcwd(buffer, sizeof buffer)) throw Error(NIS_ERR_INTERNAL, "cannot read the working directory");
     previous_ = buffer;
-    if (chdir(dir.c_str()) != 0) throw Failure(NIS_ERR_BAD_PARAMETER, "cannot enter the run directory '" + dir + "'");
+    if (chdir(dir.c_str()) != 0) throw Error(NIS_ERR_BAD_PARAMETER, "cannot enter the run directory '" + dir + "'");
   }
   ~WorkingDirectory() { (void)!chdir(previous_.c_str()); }
 
@@ -117,7 +101,7 @@ class WorkingDirectory {  // Sherpa writes Process/ and its reports into the cur
 SHERPA::Sherpa* acquire(const std::string& card) {
   if (session.generator) {
     if (session.card != card)
-      throw Failure(NIS_ERR_BAD_PARAMETER,
+      throw Error(NIS_ERR_BAD_PARAMETER,
                     "Sherpa is already running from '" + session.card + "' in this process; Sherpa keeps process-wide "
                     "state, so a second run card ('" + card + "') needs the first one's matrix elements deleted first");
     ++session.users;
@@ -126,7 +110,7 @@ SHERPA::Sherpa* acquire(const std::string& card) {
   const auto slash = card.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : card.substr(0, slash);
   const std::string file = slash == std::string::npos ? card : card.substr(slash + 1);
-  if (access(card.c_str(), R_OK) != 0) throw Failure(NIS_ERR_BAD_PARAMETER, "cannot read the Sherpa run card '" + card + "'");
+  if (access(card.c_str(), R_OK) != 0) throw Error(NIS_ERR_BAD_PARAMETER, "cannot read the Sherpa run card '" + card + "'");
   std::vector<std::string> args{"nis-sherpa", file, "INIT_ONLY: 2", "EVENTS: 0"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(&a[0]);
@@ -158,7 +142,7 @@ std::vector<int> parse_ids(const std::string& side, const std::string& text) {
       used = 0;
     }
     if (used != word.size() || id == 0)
-      throw Failure(NIS_ERR_UNKNOWN_PROCESS, "'" + word + "' in '" + text + "' is not a PDG id");
+      throw Error(NIS_ERR_UNKNOWN_PROCESS, "'" + word + "' in '" + text + "' is not a PDG id");
     ids.push_back(id);
   }
   return ids;
@@ -177,12 +161,12 @@ struct Provider {
     const auto at = text.find(" @ ");
     const auto arrow = text.find("->");
     if (at == std::string::npos || arrow == std::string::npos || arrow > at)
-      throw Failure(NIS_ERR_UNKNOWN_PROCESS,
+      throw Error(NIS_ERR_UNKNOWN_PROCESS,
                     "Sherpa process must read '<PDG ids> -> <PDG ids> @ <run card>'; got '" + text + "'");
     const auto in = parse_ids(text.substr(0, arrow), text);
     const auto out = parse_ids(text.substr(arrow + 2, at - arrow - 2), text);
     if (in.size() != 2 || out.empty())
-      throw Failure(NIS_ERR_UNKNOWN_PROCESS, "Sherpa process needs two incoming and at least one outgoing particle: '" + text + "'");
+      throw Error(NIS_ERR_UNKNOWN_PROCESS, "Sherpa process needs two incoming and at least one outgoing particle: '" + text + "'");
     n_in = 2, n_out = static_cast<int>(out.size());
     pdg = in;
     pdg.insert(pdg.end(), out.begin(), out.end());
@@ -202,7 +186,7 @@ struct Provider {
     for (int id : pdg) flavours.emplace_back(static_cast<long>(id));
     for (size_t k = 0; k < flavours.size(); ++k) {
       if (flavours[k].Kfcode() == kf_none)
-        throw Failure(NIS_ERR_UNKNOWN_PROCESS, "Sherpa's model has no particle with PDG id " + std::to_string(pdg[k]));
+        throw Error(NIS_ERR_UNKNOWN_PROCESS, "Sherpa's model has no particle with PDG id " + std::to_string(pdg[k]));
     }
     // Sherpa's canonical order within the incoming and within the outgoing particles
     order.resize(pdg.size());
@@ -292,7 +276,7 @@ extern "C" int nis_provider_create(const char* process, const char* parameters, 
   return guarded(
       [&] {
         if (parameters && *parameters)
-          throw Failure(NIS_ERR_BAD_PARAMETER,
+          throw Error(NIS_ERR_BAD_PARAMETER,
                         std::string("the Sherpa provider takes its settings from the run card, not parameters ('") +
                             parameters + "')");
         std::lock_guard<std::mutex> hold(sherpa_lock);

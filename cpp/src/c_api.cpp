@@ -1,51 +1,18 @@
 // nis: the bridge's C API (matrix_element.h): nis_me_create / info / evaluate / destroy. No C++
 // exception crosses it: nis::Error becomes its status code, anything else NIS_ERR_INTERNAL, and
 // the message goes into err.
-#include <cstring>
-#include <exception>
 #include <memory>
-#include <new>
-#include <string>
 #include <vector>
 
 #include "nis/bridge.hpp"
+#include "nis/c_boundary.hpp"
 
 struct nis_me {
   std::unique_ptr<nis::MatrixElement> me;
   std::vector<int> pdg;  // incoming then outgoing, contiguous for nis_process_info
 };
 
-namespace {
-
-void write_message(char* err, std::size_t errlen, const char* message) {
-  if (!err || errlen == 0) return;
-  std::strncpy(err, message, errlen - 1);
-  err[errlen - 1] = '\0';
-}
-
-// Runs f and turns every exception into a status code and a message.
-template <class F>
-int guarded(char* err, std::size_t errlen, F&& f) noexcept {
-  try {
-    f();
-    write_message(err, errlen, "");
-    return NIS_OK;
-  } catch (const nis::Error& e) {
-    write_message(err, errlen, e.what());
-    return e.code();
-  } catch (const std::bad_alloc&) {
-    write_message(err, errlen, "out of memory");
-    return NIS_ERR_INTERNAL;
-  } catch (const std::exception& e) {
-    write_message(err, errlen, (std::string("internal error: ") + e.what()).c_str());
-    return NIS_ERR_INTERNAL;
-  } catch (...) {
-    write_message(err, errlen, "internal error: unknown exception");
-    return NIS_ERR_INTERNAL;
-  }
-}
-
-}  // namespace
+using nis::guarded;
 
 extern "C" {
 

@@ -6,6 +6,7 @@ by :mod:`nis.bridge.sherpa`; no hand-set paths.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -14,19 +15,29 @@ import sys
 SETUP_HINT = "bash setup.sh  (builds Sherpa 3 from PyPI's sherpa-mc, about 15 minutes the first time)"
 
 
-def sherpa_prefix(python: str | None = None) -> str | None:
-    """The directory holding ``Sherpa.py`` for ``python`` (default: this interpreter), or None.
+def _prefix(origin: str | None) -> str | None:
+    """The installation prefix for ``Sherpa.py`` at ``origin``, if its headers are there too."""
+    prefix = os.path.dirname(origin) if origin else ""
+    return prefix if prefix and os.path.isdir(os.path.join(prefix, "include", "SHERPA-MC")) else None
 
-    Asks a fresh interpreter without pip's build-isolation environment, so setup.py finds the
-    Sherpa of the environment it installs into."""
+
+def sherpa_prefix() -> str | None:
+    """The directory holding ``Sherpa.py`` for this interpreter, or None (no Sherpa installed)."""
+    spec = importlib.util.find_spec("Sherpa")
+    return _prefix(spec.origin if spec else None)
+
+
+def environment_sherpa_prefix() -> str | None:
+    """:func:`sherpa_prefix` as the environment sees it outside pip's build isolation (for
+    setup.py, whose isolated interpreter does not see the target's site-packages): asks a fresh
+    interpreter with the isolation variables removed."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONHOME")}
-    code = "import importlib.util as u, os; s = u.find_spec('Sherpa'); print(os.path.dirname(s.origin) if s else '')"
+    code = "import importlib.util as u; s = u.find_spec('Sherpa'); print(s.origin if s else '')"
     try:
-        out = subprocess.run([python or sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
-    prefix = out.stdout.strip()
-    return prefix if prefix and os.path.isdir(os.path.join(prefix, "include", "SHERPA-MC")) else None
+    return _prefix(out.stdout.strip())
 
 
 def sherpa_libraries(prefix: str) -> list[str]:
