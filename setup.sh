@@ -34,3 +34,6 @@ python _nis_import_fix.py
 # executables (`ctest --test-dir build`; `python -m pytest` runs them too, via tests/test_cpp.py).
 cmake -S . -B build -DPython_EXECUTABLE="$(command -v python)"
 cmake --build build -j "${NIS_BUILD_JOBS:-2}"
+# nis' in-process Sherpa integrator (libProc_NIS.so) into Sherpa's library directory, where an
+# unmodified Sherpa finds it for `INTEGRATOR: NIS` (nothing to do where Sherpa is not installed).
+cmake --install build --component sherpa_plugin

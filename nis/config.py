@@ -101,10 +101,14 @@ class IntegrationConfig:
     fallback: str = "both"  #: flow kept if it wins on: both, variance, efficiency; or always_vegas, never
     wmax_chunks: int = 50  #: w_max = median of the maxima of this many chunks
     overweight_eps: float = 1e-3  #: overweight fraction of the quantile-truncated w_max
+    #: efficiency the flow-against-VEGAS choice compares: median (w_max = median of chunk maxima)
+    #: or quantile (w_max truncated at overweight_eps, like Sherpa's reduced maximum)
+    efficiency: str = "median"
 
     def __post_init__(self):
         _positive(self, "calls", "iterations", "validation_calls", "wmax_chunks")
         _choice(self, "fallback", FALLBACK_CRITERIA)
+        _choice(self, "efficiency", ("median", "quantile"))
         if not 0.0 < self.overweight_eps < 1.0:
             raise ConfigError(f"integration.overweight_eps must lie in (0, 1); got {self.overweight_eps}")
         if self.calls < self.iterations:

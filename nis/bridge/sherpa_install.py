@@ -48,3 +48,18 @@ def sherpa_libraries(prefix: str) -> list[str]:
     block = re.search(r"set_target_properties\(SHERPA::All .*?INTERFACE_LINK_LIBRARIES \"([^\"]*)\"", text, re.S)
     names = [n.split("::", 1)[1] for n in block.group(1).split(";") if n.startswith("SHERPA::")] if block else []
     return names + ["MEProcess"]
+
+
+def sherpa_executable(prefix: str | None = None) -> str | None:
+    """The ``Sherpa`` executable of the installation at ``prefix`` (default: this interpreter's)."""
+    prefix = prefix or sherpa_prefix()
+    exe = os.path.join(prefix, "bin", "Sherpa") if prefix else ""
+    return exe if exe and os.access(exe, os.X_OK) else None
+
+
+def plugin_library(prefix: str | None = None) -> str | None:
+    """nis' in-process integrator ``libProc_NIS.so`` where Sherpa finds it, or None (not installed:
+    ``cmake --install build --component sherpa_plugin``, part of setup.sh)."""
+    prefix = prefix or sherpa_prefix()
+    lib = os.path.join(prefix, "lib", "SHERPA-MC", "libProc_NIS.so") if prefix else ""
+    return lib if lib and os.path.exists(lib) else None

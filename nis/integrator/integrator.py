@@ -62,6 +62,12 @@ class Comparison:
     nis_relative_error: float  # error of the estimate per sqrt(point), relative
     vegas_relative_error: float
 
+    def as_dict(self) -> dict:
+        return {
+            "nis": {**self.nis.as_dict(), "relative_error": self.nis_relative_error},
+            "vegas": {**self.vegas.as_dict(), "relative_error": self.vegas_relative_error},
+        }
+
 
 @dataclass
 class RunResult:
@@ -113,10 +119,7 @@ class RunResult:
             "nis_version": nis.__version__,
         }
         if self.comparison is not None:
-            out["validation"] = {
-                "nis": {**self.comparison.nis.as_dict(), "relative_error": self.comparison.nis_relative_error},
-                "vegas": {**self.comparison.vegas.as_dict(), "relative_error": self.comparison.vegas_relative_error},
-            }
+            out["validation"] = self.comparison.as_dict()
         return out
 
 
@@ -378,7 +381,7 @@ class Integrator:
         self.step = snap["step"]
 
     # -- stage 3: validation -------------------------------------------------------------
-    def _figures(self, use_flow: bool, n: int) -> tuple[UnweightingStats, float, torch.Tensor]:
+    def figures(self, use_flow: bool, n: int) -> tuple[UnweightingStats, float, torch.Tensor]:
         """Stats, relative error per sqrt(point) and per-channel sigma of ``n`` fresh points."""
         s = self.weighted_sample(n, use_flow)
         integral, var = s.integral_and_variance()
@@ -395,27 +398,37 @@ class Integrator:
             return "vegas", "fallback forced by integration.fallback = always_vegas", None
         if self.stop_reason is not None:
             return "vegas", self.stop_reason, None
-        flow_stats, flow_rel, flow_sigma = self._figures(True, n)  # with the shares training found
+        flow_stats, flow_rel, flow_sigma = self.figures(True, n)  # with the shares training found
         self.model.set_share(torch.ones_like(self.model.share), 0.0)  # VEGAS: no learned shares
-        vegas_stats, vegas_rel, vegas_sigma = self._figures(False, n)
+        vegas_stats, vegas_rel, vegas_sigma = self.figures(False, n)
         comparison = Comparison(flow_stats, vegas_stats, flow_rel, vegas_rel)
-        better_var = flow_rel < vegas_rel
-        better_eff = flow_stats.efficiency > vegas_stats.efficiency
         reason = None
         if not math.isfinite(flow_rel):
             reason = "the flow's validation weights are not finite"
-        elif crit in ("both", "variance") and not better_var:
-            reason = f"flow variance not below VEGAS' (relative error per point {flow_rel:.4g} vs {vegas_rel:.4g})"
-        elif crit in ("both", "efficiency") and not better_eff:
-            reason = (
-                f"flow unweighting efficiency not above VEGAS' ({flow_stats.efficiency:.4g} vs"
-                f" {vegas_stats.efficiency:.4g})"
-            )
+        else:
+            reason = self.not_better("flow", "VEGAS'", (flow_stats, flow_rel), (vegas_stats, vegas_rel))
         if reason is None or crit == "never":
             self.model.set_share(flow_sigma, self.training.min_channel_fraction)
             return "nis", None, comparison
         self.model.set_share(vegas_sigma, self.training.min_channel_fraction)
         return "vegas", reason, comparison
+
+    def efficiency(self, stats: UnweightingStats) -> float:
+        """The unweighting efficiency the choice of sampler compares (``integration.efficiency``)."""
+        return stats.efficiency_quantile if self.integration.efficiency == "quantile" else stats.efficiency
+
+    def not_better(self, name: str, other: str, mine: tuple, theirs: tuple) -> str | None:
+        """Why sampler ``name`` does not win against ``other`` on ``integration.fallback``, or None.
+
+        mine, theirs: ``(UnweightingStats, relative error per point)`` of each on fresh points."""
+        crit = self.integration.fallback
+        (stats, rel), (other_stats, other_rel) = mine, theirs
+        if crit in ("both", "variance") and not rel < other_rel:
+            return f"{name} variance not below {other} (relative error per point {rel:.4g} vs {other_rel:.4g})"
+        eff, other_eff = self.efficiency(stats), self.efficiency(other_stats)
+        if crit in ("both", "efficiency") and not eff > other_eff:
+            return f"{name} unweighting efficiency not above {other} ({eff:.4g} vs {other_eff:.4g})"
+        return None
 
     # -- stage 4: integration and events ---------------------------------------------------
     def integrate(self, method: str) -> tuple[CombinedEstimate, UnweightingStats]:
@@ -539,9 +552,16 @@ class Integrator:
         state = torch.load(path, map_location="cpu", weights_only=False)
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a nis checkpoint (format {CHECKPOINT_FORMAT})")
+        return cls.from_state(state, integrand, device, where=str(path))
+
+    @classmethod
+    def from_state(
+        cls, state: dict, integrand: Integrand | None = None, device: str | None = None, where: str = "the state"
+    ) -> "Integrator":
+        """:meth:`load` from a state dict already read (see :meth:`state`)."""
         if integrand is None:
             if state["integrand"] is None:
-                raise ValueError(f"{path} holds a custom integrand; pass it: Integrator.load(path, integrand=...)")
+                raise ValueError(f"{where} holds a custom integrand; pass it: Integrator.load(path, integrand=...)")
             from nis.integrands import make_integrand
 
             integrand = make_integrand(state["integrand"])
