@@ -65,7 +65,8 @@ def markdown(rows: list, meta: dict) -> str:
     lines = [
         f"# Sherpa alone vs Sherpa+nis, e+e- -> jets ({meta['events']} unweighted events)",
         "",
-        f"`{meta['command']}` on {meta['device']}; Sherpa {meta['sherpa']}, torch {meta['torch']}.",
+        f"`{meta['command']}` (each row's own command in the JSON) on {meta['device']}; Sherpa"
+        f" {meta['sherpa']}, torch {meta['torch']}.",
         "Efficiency: Sherpa's expected unweighting efficiency, true maximum / maximum reduced to 0.1%",
         "overweights (what Sherpa unweights against). Points: nis training + Sherpa integration +",
         "event-generation trials.",
@@ -98,13 +99,15 @@ def main(argv=None) -> None:
         "torch": torch.__version__,
         "events": args.events,
     }
-    rows = []
+    stem = f"sherpa-plugin-ee-jets-{args.events}events"
+    earlier = Path(args.out) / f"{stem}.json"  # rows of other multiplicities are kept
+    rows = [r for r in json.loads(earlier.read_text())["rows"] if r["jets"] not in args.jets] if earlier.exists() else []
     for jets in args.jets:
         for nis in (False, True):
             work = Path(args.work) / f"ee{jets}_{'nis' if nis else 'native'}"
-            rows.append(one(jets, args.events, nis, work))
+            rows.append({**one(jets, args.events, nis, work), "command": meta["command"]})
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "validation"}), flush=True)
-            stem = f"sherpa-plugin-ee-jets-{args.events}events"
+            rows.sort(key=lambda r: (r["jets"], r["sampler"]))
             write_report(args.out, stem, meta, rows, markdown(rows, meta))
 
 

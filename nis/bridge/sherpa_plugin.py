@@ -233,26 +233,43 @@ class Session:
         return self.summary()
 
     def _against_native(self, integ: Integrator, method: str, reason: str | None, comparison) -> tuple:
-        """The winner of flow against VEGAS against Sherpa's own (adapted) channels alone, i.e.
-        uniform cube points: a VEGAS sampler with identity grids, which is what nis then keeps
-        when neither beats them. Returns ``(method, reason, (stats, relative error))`` of native."""
+        """Flow and VEGAS against Sherpa's own (adapted) channels alone, i.e. uniform cube points:
+        a VEGAS sampler with identity grids, which nis keeps when neither beats them. The flow is
+        kept if it beats Sherpa's channels and either beats VEGAS (``validate``) or VEGAS does not
+        beat Sherpa's channels; then VEGAS if it beats them. ``never`` and ``always_vegas`` keep
+        ``validate``'s choice. Returns ``(method, reason, (stats, relative error))`` of native."""
         n = self.integration.validation_calls
-        if method == "nis":
-            winner = ("the flow", (comparison.nis, comparison.nis_relative_error))
-        elif comparison is not None:
-            winner = ("VEGAS", (comparison.vegas, comparison.vegas_relative_error))
-        else:
-            winner = ("VEGAS", integ.figures(False, n)[:2])
+        if comparison is not None:
+            candidates = {
+                "nis": ("the flow", (comparison.nis, comparison.nis_relative_error)),
+                "vegas": ("VEGAS", (comparison.vegas, comparison.vegas_relative_error)),
+            }
+        else:  # training stopped, or VEGAS forced
+            candidates = {"vegas": ("VEGAS", integ.figures(False, n)[:2])}
         grids = [fb.grid.clone() for fb in integ.model.fallback]
         for fb in integ.model.fallback:
             fb.set_grid(torch.linspace(0.0, 1.0, 2, dtype=torch.float64).expand(integ.integrand.dims, 2))
         native = integ.figures(False, n)[:2]
-        why = integ.not_better(winner[0], "Sherpa's own channels'", winner[1], native)
-        if why is None or self.integration.fallback == "never":
+        why = {key: integ.not_better(name, "Sherpa's own channels'", figures, native)
+               for key, (name, figures) in candidates.items()}
+        forced = self.integration.fallback in ("never", "always_vegas")
+        if forced or ("nis" in why and why["nis"] is None and (method == "nis" or why["vegas"] is not None)):
+            chosen = method if forced else "nis"
+        elif why["vegas"] is None:
+            chosen = "vegas"
+        else:
+            chosen = "native"
+        if chosen != "native":
             for fb, grid in zip(integ.model.fallback, grids):
                 fb.grid.copy_(grid)
-            return method, reason, native
-        return "native", f"{reason}; {why}" if reason else why, native
+        if chosen == "nis":
+            return "nis", None, native
+        reasons = [reason] if reason else []
+        if chosen == "vegas" and not reasons:
+            reasons.append(why.get("nis") or "the flow does not beat Sherpa's own channels")
+        if chosen == "native":
+            reasons += [r for r in why.values() if r and r not in reasons]
+        return chosen, "; ".join(reasons), native
 
     def summary(self) -> str:
         """What Sherpa's log shows: the sampler used and the validation's efficiencies."""
