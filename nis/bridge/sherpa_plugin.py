@@ -176,10 +176,6 @@ class Session:
         self.reason: str | None = None
         self.report: dict = {}
 
-    @property
-    def trained(self) -> bool:
-        return self.integ is not None
-
     def _signature(self) -> dict:
         return {"process": self.process, "dims": self.integrand.dims, "n_channels": self.integrand.n_channels}
 
