@@ -116,6 +116,11 @@ class IntegrationConfig:
                 f"integration.calls ({self.calls}) must be at least integration.iterations ({self.iterations})"
             )
 
+    @property
+    def efficiency_field(self) -> str:
+        """The :class:`~nis.events.unweighting.UnweightingStats` field ``efficiency`` names."""
+        return "efficiency_quantile" if self.efficiency == "quantile" else "efficiency"
+
 
 @dataclass
 class RunConfig:

@@ -288,7 +288,11 @@ class NIS_Channel : public PHASIC::Single_Channel {
     auto fv = features.mutable_unchecked<2>();
     m_prior.assign(nch, 0.0);
     m_features.assign(nf, 0.0);
-    const State before = m_state;
+    struct Restore {  // the state before training, however Evaluate ends
+      State& state;
+      const State before;
+      ~Restore() { state = before; }
+    } restore{m_state, m_state};
     m_state = State::training;
     m_c = channel;
     try {
@@ -305,13 +309,8 @@ class NIS_Channel : public PHASIC::Single_Channel {
         for (py::ssize_t k = 0; k < nf; ++k) fv(i, k) = m_have_weight ? m_features[k] : 0.0;
       }
     } catch (const ATOOLS::Exception& e) {
-      m_state = before;
       throw std::runtime_error("Sherpa: " + describe(e));
-    } catch (...) {
-      m_state = before;
-      throw;
     }
-    m_state = before;
     return py::make_tuple(value, prior, features);
   }
 

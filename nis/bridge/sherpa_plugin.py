@@ -202,16 +202,7 @@ class Session:
         self.integrand.evaluate_batch = evaluate_batch
         try:
             integ = Integrator(self.integrand, self.flow, self.training, self.integration, self.seed, self.device)
-            forced = self.integration.fallback == "always_vegas"
-            cfg = self.training
-            vegas_calls = cfg.calls if forced else int(cfg.vegas_fraction * cfg.calls)
-            if vegas_calls:
-                integ.pretrain_vegas(vegas_calls)
-            if not forced:
-                integ.train()
-                if integ.stop_reason is not None:
-                    integ.adapt_fallback((integ.flow_steps() - integ.step) * cfg.batch_size)
-            method, reason, comparison = integ.validate()
+            method, reason, comparison = integ.prepare()
             method, reason, native = self._against_native(integ, method, reason, comparison)
         finally:
             self.integrand.evaluate_batch = None
@@ -279,7 +270,7 @@ class Session:
         if self.reason:
             text += f" ({self.reason})"
         val = self.report.get("validation", {})
-        kind = "efficiency_quantile" if self.integration.efficiency == "quantile" else "efficiency"
+        kind = self.integration.efficiency_field
         effs = [f"{name} {val[key][kind]:.4g}" for key, name in (("nis", "flow"), ("vegas", "VEGAS"), ("native", "Sherpa"))
                 if key in val]
         if effs:
@@ -289,11 +280,8 @@ class Session:
     def save(self) -> None:
         """State (atomically) and report beside Sherpa's results."""
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        state = self.integ.state()
-        state["plugin"] = {"signature": self._signature(), "method": self.method, "fallback_reason": self.reason}
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.state_path)
+        plugin = {"signature": self._signature(), "method": self.method, "fallback_reason": self.reason}
+        self.integ.save(self.state_path, plugin=plugin)
         self.write_report()
 
     def write_report(self, sherpa: typing.Mapping | None = None) -> None:
@@ -306,7 +294,7 @@ class Session:
         self.report["method"] = self.method
         self.report["fallback_reason"] = self.reason
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
-        self.report_path.write_text(json.dumps(self.report, indent=2, default=_json_default) + "\n")
+        self.report_path.write_text(json.dumps(self.report, indent=2) + "\n")
 
     def sample(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``n`` points of the chosen sampler in random order: channel (n,), cube point (n, dims),
@@ -324,10 +312,3 @@ class Session:
         order = torch.randperm(n, generator=integ.generator, device=integ.device).cpu()
         return tuple(torch.cat(t)[order].numpy() for t in (channels, points, logs))
 
-
-def _json_default(obj):
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, torch.Tensor):
-        return obj.tolist()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")

@@ -415,7 +415,7 @@ class Integrator:
 
     def efficiency(self, stats: UnweightingStats) -> float:
         """The unweighting efficiency the choice of sampler compares (``integration.efficiency``)."""
-        return stats.efficiency_quantile if self.integration.efficiency == "quantile" else stats.efficiency
+        return getattr(stats, self.integration.efficiency_field)
 
     def not_better(self, name: str, other: str, mine: tuple, theirs: tuple) -> str | None:
         """Why sampler ``name`` does not win against ``other`` on ``integration.fallback``, or None.
@@ -479,9 +479,9 @@ class Integrator:
         return out
 
     # -- the whole run ----------------------------------------------------------------------
-    def run(self, process: str | None = None, progress: bool = False) -> RunResult:
-        """VEGAS, training, validation and integration; see the module docstring."""
-        start = time.perf_counter()
+    def prepare(self, progress: bool = False) -> tuple[str, str | None, Comparison | None]:
+        """Stages 1-3: VEGAS, training (an early stop leaves its calls to the fallback) and
+        validation; returns :meth:`validate`'s ``(method, fallback_reason, comparison)``."""
         forced = self.integration.fallback == "always_vegas"
         if not self.vegas_done:  # a forced fallback is plain VEGAS on the whole budget
             self.pretrain_vegas(self.training.calls if forced else int(self.training.vegas_fraction * self.training.calls))
@@ -489,7 +489,12 @@ class Integrator:
             self.train(progress=progress)
             if self.stop_reason is not None:
                 self.adapt_fallback((self.flow_steps() - self.step) * self.training.batch_size)
-        method, reason, comparison = self.validate()
+        return self.validate()
+
+    def run(self, process: str | None = None, progress: bool = False) -> RunResult:
+        """VEGAS, training, validation and integration; see the module docstring."""
+        start = time.perf_counter()
+        method, reason, comparison = self.prepare(progress)
         estimate, stats = self.integrate(method)
         self.method = method
         return RunResult(
@@ -536,11 +541,12 @@ class Integrator:
             "generator": self.generator.get_state(),
         }
 
-    def save(self, path: str | Path) -> None:
-        """Write the state to ``path`` atomically (a crash never leaves a half-written file)."""
+    def save(self, path: str | Path, **extra) -> None:
+        """Write the state to ``path`` atomically (a crash never leaves a half-written file);
+        ``extra`` keys go into the state beside it (a caller's own record, ignored by :meth:`load`)."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.state(), tmp)
+        torch.save({**self.state(), **extra}, tmp)
         os.replace(tmp, path)
 
     @classmethod
