@@ -22,13 +22,18 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nis.bridge import BridgeError, MatrixElement, example_library
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import cpu_model  # noqa: E402
+
+from nis.bridge import BridgeError, MatrixElement, example_library  # noqa: E402
 
 PROCESSES = [
     "e+ e- -> mu+ mu-",
@@ -116,16 +121,6 @@ def measure(me: MatrixElement, n: int, sqrt_s: float, budget: float, seed: int) 
         "torch_overhead_us": 1e6 * (t["torch"] - t["checked"]),
         "total_overhead_numpy": (t["numpy"] - t["me"]) / t["me"],
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None) -> int:

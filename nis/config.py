@@ -141,9 +141,9 @@ class RunConfig:
                 " or a 'matrix_element' key (process, e.g. {matrix_element: 'e+ e- -> mu+ mu-', sqrt_s: 91.188})"
             )
         if "matrix_element" in self.integrand:
-            from nis.processes.spec import ProcessConfig
+            from nis.integrands import process_config
 
-            ProcessConfig.from_mapping(self.integrand)  # every key checked before any work starts
+            process_config(self.integrand)  # every key checked before any work starts
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,7 +1,8 @@
 """From a config's ``integrand`` mapping to an :class:`~nis.integrator.Integrand`.
 
 ``{function: NAME, ...}`` builds a built-in test function (:mod:`nis.testfunctions`),
-``{matrix_element: "e+ e- -> ...", ...}`` a process (:mod:`nis.processes`).
+``{matrix_element: "e+ e- -> ...", ...}`` a process (:mod:`nis.processes`), and
+``{matrix_element: "p p -> ...", pdf: ..., ...}`` a proton-proton one (:mod:`nis.processes.hadronic`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,21 @@ def make_integrand(spec: dict, name: str | None = None):
         from nis.testfunctions import make_test_function
 
         return make_test_function(spec.pop("function"), **spec)
-    from nis.processes import ProcessConfig
+    from nis.processes.hadronic import HadronicConfig, HadronicIntegrand
     from nis.processes.integrand import ProcessIntegrand
 
-    return ProcessIntegrand(ProcessConfig.from_mapping(spec), name=name)
+    config = process_config(spec)
+    if isinstance(config, HadronicConfig):
+        return HadronicIntegrand(config, name=name)
+    return ProcessIntegrand(config, name=name)
+
+
+def process_config(spec: dict):
+    """The checked config of a process spec: ``HadronicConfig`` for ``p p -> ...``, else
+    ``ProcessConfig`` (raises ConfigError on any bad key before work starts)."""
+    from nis.processes import ProcessConfig
+    from nis.processes.hadronic import HadronicConfig, is_hadronic
+
+    if isinstance(spec.get("matrix_element"), str) and is_hadronic(spec["matrix_element"]):
+        return HadronicConfig.from_mapping(spec)
+    return ProcessConfig.from_mapping(spec)

@@ -41,13 +41,7 @@ SQRT_S = 1000.0
 FILES = sorted(CHANNELS_DIR.glob("*.yaml"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small batched tensors: one thread is faster than two fighting over a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def rand(n, d, seed):

@@ -6,12 +6,21 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from nis.bridge.sherpa_plugin import Session, parse_settings
 from nis.config import ConfigError
 
 DIMS = 3
 SMALL = {"CALLS": "6000", "BATCH_SIZE": "500", "VALIDATION_CALLS": "4000", "LOG_EVERY": "4"}
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """A Session sets torch's thread count for the whole process (NIS:THREADS); restore it."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def peaked(u: np.ndarray) -> np.ndarray:
@@ -36,10 +45,10 @@ def stand_in(fn):
 def test_settings_from_the_run_card():
     flow, training, integration, extra = parse_settings(
         {"CALLS": "5e4", "BATCH_SIZE": "500", "LOSS": "kl", "FLOW_BINS": "6", "FALLBACK": "never", "SEED": "7",
-         "ON_ERROR": "native", "TRAIN_ALPHA": "false"}
+         "ON_ERROR": "native", "TRAIN_ALPHA": "false", "THREADS": "2"}
     )
     assert (training.calls, training.batch_size, training.loss, training.train_alpha) == (50000, 500, "kl", False)
-    assert flow.bins == 6 and integration.fallback == "never" and extra == {"seed": 7, "device": "cpu"}
+    assert flow.bins == 6 and integration.fallback == "never" and extra == {"seed": 7, "device": "cpu", "threads": 2}
     _, training, integration, _ = parse_settings({})
     assert training.vegas_fraction == 0.0 and not training.train_alpha  # plugin defaults
     assert integration.efficiency == "quantile"
@@ -54,6 +63,7 @@ def test_settings_from_the_run_card():
         ({"LOSS": "hinge"}, "loss"),
         ({"TRAIN_ALPHA": "yes"}, "TRAIN_ALPHA cannot be used"),
         ({"SEED": "one"}, "NIS:SEED must be of type int"),
+        ({"THREADS": "0"}, "NIS:THREADS must be at least 1"),
     ],
 )
 def test_bad_settings_name_the_key(raw, message):

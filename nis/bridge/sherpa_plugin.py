@@ -38,6 +38,8 @@ Run-card block ``NIS:`` (all optional, scalar values)::
       ON_ERROR: stop          # a Python error stops Sherpa (stop) or hands back to Sherpa's
                               # native integrator with a warning (native)
       DEVICE: cpu             # or cuda
+      THREADS: 1              # torch's CPU threads (Sherpa runs a process per core; more threads
+                              # than free cores make torch's thread pool wait on itself)
       SEED: 1
 
 plus any :class:`~nis.config.TrainingConfig` field in capitals (``BATCH_SIZE``, ``LOSS``,
@@ -81,7 +83,7 @@ PLUGIN_DEFAULTS = {
 
 
 def parse_settings(raw: typing.Mapping[str, str]) -> tuple[FlowConfig, TrainingConfig, IntegrationConfig, dict]:
-    """The run card's ``NIS:`` block (values as strings) as nis configs plus ``{seed, device}``.
+    """The run card's ``NIS:`` block (values as strings) as nis configs plus ``{seed, device, threads}``.
 
     Raises :class:`ConfigError` naming an unknown key or a value of the wrong type."""
     sections: dict[str, tuple[type, str]] = {}  # CALLS: training's (Sherpa does the integration)
@@ -91,16 +93,18 @@ def parse_settings(raw: typing.Mapping[str, str]) -> tuple[FlowConfig, TrainingC
     values: dict[type, dict] = {TrainingConfig: {}, IntegrationConfig: {}, FlowConfig: {}}
     for name, value in PLUGIN_DEFAULTS.items():
         values[sections[name.upper()][0]][name] = value
-    extra = {"seed": 1, "device": "cpu"}
+    extra = {"seed": 1, "device": "cpu", "threads": 1}
     for key, text in raw.items():
         key = key.upper()
         if key in CPP_KEYS:
             continue
-        if key in ("SEED", "DEVICE"):
-            extra[key.lower()] = _convert(key, text, int if key == "SEED" else str)
+        if key in ("SEED", "DEVICE", "THREADS"):
+            extra[key.lower()] = _convert(key, text, str if key == "DEVICE" else int)
+            if key == "THREADS" and extra["threads"] < 1:
+                raise ConfigError(f"NIS:THREADS must be at least 1; got {text!r}")
             continue
         if key not in sections:
-            allowed = ", ".join(sorted(list(sections) + ["SEED", "DEVICE", *CPP_KEYS]))
+            allowed = ", ".join(sorted(list(sections) + ["SEED", "DEVICE", "THREADS", *CPP_KEYS]))
             raise ConfigError(f"unknown setting NIS:{key} in the run card; allowed: {allowed}")
         cls, name = sections[key]
         kind = {f.name: f.type for f in dataclasses.fields(cls)}[name]
@@ -166,6 +170,7 @@ class Session:
     ):
         self.flow, self.training, self.integration, extra = parse_settings(dict(settings))
         self.seed, self.device = extra["seed"], extra["device"]
+        torch.set_num_threads(extra["threads"])
         self.process = process
         self.integrand = SherpaIntegrand(process, dims, n_channels, feature_dims)
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in process)

@@ -13,10 +13,16 @@ the symmetry factor ``S`` of identical final-state particles and the sum over th
 
 Flavours whose couplings are the same for massless quarks (d, s, b and u, c) share one matrix
 element call: the sum is ``sum_class n_class |M_class|^2``.
+
+With ``provider: madgraph`` the matrix element is one MadGraph subprocess
+(:func:`nis.bridge.madgraph.madgraph_matrix_element`), and the process string, when the config
+gives none, is that subprocess's first process. Its |M|^2 comes without the symmetry factor
+``S`` (the provider undoes MadGraph's), so the formula above holds unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +58,15 @@ def _regulator(cuts, config: ProcessConfig) -> float:
     return 1e-3
 
 
+def _madgraph_matrix_element(config: ProcessConfig):
+    """The MadGraph subprocess the config names (built on first use, see nis.bridge.madgraph)."""
+    from nis.bridge.madgraph import madgraph_matrix_element
+
+    mg = config.madgraph
+    options = {k: mg[k] for k in ("build_dir", "simd", "backend") if k in mg}
+    return madgraph_matrix_element(mg["path"], mg.get("subprocess"), config.matrix_element or None, **options)
+
+
 class ProcessIntegrand(Integrand):
     """Cross section of one process at fixed ``sqrt_s``, in pb, over its phase-space channels."""
 
@@ -59,6 +74,11 @@ class ProcessIntegrand(Integrand):
         from nis.bridge import MatrixElement
         from nis.phasespace import Cuts, find_channels, load_channels
 
+        madgraph_me = None
+        if config.provider == "madgraph":
+            madgraph_me = _madgraph_matrix_element(config)
+            if not config.matrix_element:  # the process of the MadGraph subprocess
+                config = dataclasses.replace(config, matrix_element=madgraph_me.info.name)
         self.config = config
         classes: dict[str, _Flavour] = {}
         for flavour, process in config.subprocesses():
@@ -76,6 +96,8 @@ class ProcessIntegrand(Integrand):
             mes = sherpa_matrix_elements(
                 representatives, settings=settings, run_card_path=config.sherpa.get("run_card"), sqrt_s=config.sqrt_s
             )
+        elif madgraph_me is not None:
+            mes = [madgraph_me]
         else:
             mes = [MatrixElement(p, parameters=config.parameters, library=config.library or None) for p in representatives]
         for c, me in zip(self.classes, mes):

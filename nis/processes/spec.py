@@ -16,6 +16,16 @@ see :func:`nis.bridge.sherpa.settings_from_parameters`; ``settings`` and ``run_c
 
       matrix_element: {process: "e+ e- -> q q~ g", provider: sherpa,
                        run_card: my_sherpa.yaml, settings: {ALPHAS(MZ): 0.118}}
+
+MadGraph's matrix elements from an output folder (``output standalone_cpp``, ``output standalone``
+or the CUDACPP plugin's standalone output; see :mod:`nis.bridge.madgraph`), built on first use
+and cached; ``path`` is relative to the working directory, ``subprocess`` names the
+``SubProcesses/P*`` folder (or a ``P1``-style prefix, or one of its processes; needed when the
+folder has several), ``process`` picks one of its processes (e.g. the mirror ``"u~ u -> e+ e-"``;
+default its first). The parameters come from the folder's ``Cards/param_card.dat``, so
+``parameters`` must stay empty::
+
+      matrix_element: {provider: madgraph, path: my_mg_output, subprocess: P1_Sigma_sm_epem_mupmum}
 """
 
 from __future__ import annotations
@@ -27,6 +37,10 @@ from nis.phasespace.process import LIGHT_QUARKS as LIGHT_FLAVOURS
 
 #: the quark placeholder in a process string (as in channels files); it stands for `flavours`
 QUARK = "q"
+#: where matrix elements come from
+PROVIDERS = ("builtin", "sherpa", "madgraph")
+#: the keys of ``matrix_element: {provider: madgraph, ...}`` (see nis.bridge.madgraph)
+MADGRAPH_KEYS = ("path", "subprocess", "build_dir", "simd", "backend")
 
 
 @dataclass
@@ -41,11 +55,16 @@ class ProcessConfig:
     channels: str = ""  #: channels file; default: looked up in channels/ by process
     library: str = ""  #: provider shared library path; default: the built-in providers
     scale: float = 0.0  #: GeV, the scale written to LHE files; default sqrt_s
-    provider: str = "builtin"  #: "builtin" (nis' providers, or `library`) or "sherpa"
+    provider: str = "builtin"  #: "builtin" (nis' providers, or `library`), "sherpa" or "madgraph"
     sherpa: dict = field(default_factory=dict)  #: provider sherpa: {run_card: path, settings: {KEY: value}}
+    #: provider madgraph: {path: output folder, subprocess: P1_..., build_dir: cache folder, simd: avx2, ...}
+    madgraph: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if "->" not in self.matrix_element:
+        self._check_madgraph()
+        if self.provider == "madgraph" and not self.matrix_element:
+            pass  # the process comes from the MadGraph folder (ProcessIntegrand reads it)
+        elif "->" not in self.matrix_element:
             raise ConfigError(
                 f"integrand.matrix_element must read like 'e+ e- -> mu+ mu-'; got {self.matrix_element!r}"
             )
@@ -72,8 +91,11 @@ class ProcessConfig:
             Cuts.from_dict(self.cuts)
         except ValueError as exc:
             raise ConfigError(f"integrand.cuts: {exc}") from None
-        if self.provider not in ("builtin", "sherpa"):
-            raise ConfigError(f"integrand.matrix_element.provider must be builtin or sherpa; got {self.provider!r}")
+        if self.provider not in PROVIDERS:
+            raise ConfigError(
+                f"integrand.matrix_element.provider must be {', '.join(PROVIDERS[:-1])} or {PROVIDERS[-1]}; "
+                f"got {self.provider!r}"
+            )
         unknown = set(self.sherpa) - {"run_card", "settings"}
         if unknown:
             raise ConfigError(f"integrand.matrix_element: unknown Sherpa key(s) {sorted(unknown)}; known: run_card, settings")
@@ -86,15 +108,46 @@ class ProcessConfig:
         if not self.scale:
             self.scale = float(self.sqrt_s)
 
+    def _check_madgraph(self) -> None:
+        """provider: madgraph takes a folder and no parameters; its settings need that provider."""
+        if self.madgraph and self.provider != "madgraph":
+            keys = ", ".join(sorted(self.madgraph))
+            raise ConfigError(f"integrand.matrix_element: {keys} need(s) provider: madgraph")
+        if self.provider != "madgraph":
+            return
+        unknown = set(self.madgraph) - set(MADGRAPH_KEYS)
+        if unknown:
+            raise ConfigError(f"integrand.matrix_element: unknown MadGraph key(s) {sorted(unknown)}; known: "
+                              f"{', '.join(MADGRAPH_KEYS)}")
+        path = self.madgraph.get("path")
+        if not isinstance(path, str) or not path:
+            raise ConfigError("integrand.matrix_element: provider madgraph needs path: the MadGraph output folder, "
+                              "e.g. {provider: madgraph, path: my_mg_output, subprocess: P1_Sigma_sm_epem_mupmum}")
+        for key in ("subprocess", "build_dir", "simd", "backend"):
+            if key in self.madgraph and not isinstance(self.madgraph[key], str):
+                raise ConfigError(f"integrand.matrix_element.{key} must be a string; got {self.madgraph[key]!r}")
+        if self.parameters:
+            raise ConfigError("integrand.parameters: MadGraph matrix elements take their parameters from the output "
+                              "folder's Cards/param_card.dat; edit the card and leave parameters out")
+        if self.library:
+            raise ConfigError("integrand: library and provider: madgraph exclude each other")
+        if QUARK in self.matrix_element.split() or self.flavours:
+            raise ConfigError("integrand: provider madgraph computes one MadGraph subprocess; 'q' and flavours "
+                              "do not apply (choose the subprocess instead)")
+
     @classmethod
     def from_mapping(cls, data: dict) -> "ProcessConfig":
         """Build from a config's ``integrand`` mapping (unknown keys are errors)."""
         me = data.get("matrix_element")
         if isinstance(me, dict):  # {process: ..., provider: ..., run_card: ..., settings: ...}
             me = dict(me)
+            provider = me.pop("provider", "builtin")
+            if provider == "madgraph":  # {provider: madgraph, path: ..., subprocess: ..., process: ...}
+                data = {**data, "matrix_element": me.pop("process", ""), "provider": provider, "madgraph": me}
+                return from_dict(cls, data, "integrand")
             if "process" not in me:
                 raise ConfigError("integrand.matrix_element needs a process, e.g. {process: 'e+ e- -> mu+ mu-', provider: sherpa}")
-            data = {**data, "matrix_element": me.pop("process"), "provider": me.pop("provider", "builtin")}
+            data = {**data, "matrix_element": me.pop("process"), "provider": provider}
             if me:
                 data["sherpa"] = me
         return from_dict(cls, data, "integrand")

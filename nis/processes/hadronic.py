@@ -1,0 +1,301 @@
+"""Proton-proton processes: parton densities times partonic cross sections, as one integrand.
+
+    sigma = sum_ab int dx1 dx2 f_a(x1, mu_F) f_b(x2, mu_F) sigma_ab(x1 x2 s)
+
+A config names the hadronic process (a lepton pair plus ``j`` partons), the collider energy and
+the PDF set::
+
+    integrand:
+      matrix_element: "p p -> e+ ve j"    # Z/gamma*: "p p -> mu+ mu-"; W+: "p p -> e+ ve";
+                                          # W-: "p p -> e- ve~"; up to 3 j (names as the bridge's)
+      sqrt_s: 13000                       # GeV, hadronic
+      pdf: NNPDF31_nnlo_as_0118_mc        # LHAPDF6 set (nis.pdf), member pdf_member (0)
+      mass_window: [66, 116]              # GeV: the lepton pair's invariant mass
+      resonance: {mass: 80.385, width: 2.085}  # the pair drawn as this Breit-Wigner (needed with
+                                          # jets; without, default 1/m^2)
+      scale: 91.1876                      # mu_F in GeV, or "mass" (sqrt(shat)) or "ht" (sum of pT)
+      flavours: [d, u, s, c, b]           # quarks in the proton and among the jets (default all five)
+      cuts: {pt_min: 20, rapidity_max: 2.5}   # on the charged leptons (nis.phasespace.cuts)
+      jet_cuts: {pt_min: 20, rapidity_max: 6, delta_r_min: 0.4}   # on the j partons
+      parameters: {}                      # SM parameters (nis.bridge.sm_defaults)
+      provider: builtin                   # or sherpa (needed for W and for jets)
+
+**Subprocesses**: every ordered pair of partons ``a b`` (g and the quarks and antiquarks of
+``flavours``) and every unordered set of final partons that conserve charge and the quark number
+of each generation (a diagonal CKM matrix) and hold a quark line; ``a`` comes from the proton
+along +z with density ``f_a(x1)``. Each is one matrix element (symmetry factor of identical
+final partons applied). The ``builtin`` provider knows ``q q~ -> l+ l-`` (photon and Z): the
+e+e- -> q q~ matrix element read backwards, ``|M(q q~ -> l+ l-)|^2 (p_q, p_q~, p_l+, p_l-) =
+|M(l+ l- -> q q~)|^2 (p_l+, p_l-, p_q, p_q~) / 9`` by time reversal, the 9 being the colour
+average (1/3)^2 against the colour sum 3 of the e+e- process (equal to Sherpa's, tests/test_hadronic.py).
+``sherpa`` builds every subprocess in Sherpa through the bridge.
+
+**Phase space** (one channel, ``2 + 3 n - 4`` cube coordinates for n final particles):
+``shat`` and the rapidity of the partonic system (:mod:`nis.phasespace.hadronic`; the lepton
+pair's Breit-Wigner without jets, ``1/shat`` above ``(m_min + n_j pT_min)^2`` with them), then
+the final state in the partonic frame as a tree: the lepton pair (its Breit-Wigner) recoiling
+against the partons added one by one.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nis.config import ConfigError, from_dict
+from nis.integrator import Integrand, IntegrandBatch
+from nis.phasespace.cuts import Cuts
+from nis.phasespace.hadronic import PartonFractions, lab_momenta
+from nis.phasespace.invariants import BreitWignerMass, FlatMass, PowerLawMass
+from nis.phasespace.kinematics import mass2, pt
+from nis.phasespace.process import LIGHT_QUARKS
+from nis.phasespace.tree import TreeChannel, cluster, leaf
+
+GEV2_TO_PB = 0.3893793721e9
+PDG = {"d": 1, "u": 2, "s": 3, "c": 4, "b": 5, "g": 21}
+CHARGE3 = {"d": -1, "u": 2, "s": -1, "c": 2, "b": -1, "g": 0}  # three times the electric charge
+GENERATION = {"d": 1, "u": 1, "s": 2, "c": 2, "b": 3}
+LEPTON_CHARGE = {"e+": 1, "mu+": 1, "e-": -1, "mu-": -1, "ve": 0, "vm": 0, "ve~": 0, "vm~": 0}
+LEPTON_PAIRS = ({"e+", "e-"}, {"mu+", "mu-"}, {"e+", "ve"}, {"mu+", "vm"}, {"e-", "ve~"}, {"mu-", "vm~"})
+NEUTRINOS = ("ve", "vm", "ve~", "vm~")
+JET = "j"
+MAX_JETS = 3
+SCALES = ("mass", "ht")
+
+
+def is_hadronic(process: str) -> bool:
+    """Whether a process string starts from two protons (``p p -> ...``)."""
+    return process.split("->")[0].split() == ["p", "p"]
+
+
+def _flavour(name: str) -> tuple[str, int]:
+    """``("u", +1)`` for u, ``("u", -1)`` for u~, ``("g", 0)`` for g."""
+    if name == "g":
+        return "g", 0
+    return (name[:-1], -1) if name.endswith("~") else (name, 1)
+
+
+def _pdg(name: str) -> int:
+    base, sign = _flavour(name)
+    return PDG[base] * (sign or 1)
+
+
+def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(a, b, final partons)`` of ``p p -> leptons + n_jets partons`` (see the module docstring)."""
+    partons = ["g"] + [q for f in flavours for q in (f, f + "~")]
+    lepton_charge3 = 3 * sum(LEPTON_CHARGE[lep] for lep in leptons)
+    out = []
+    for a, b in itertools.product(partons, repeat=2):
+        for final in itertools.combinations_with_replacement(partons, n_jets):
+            charge = sum(CHARGE3[_flavour(x)[0]] * _flavour(x)[1] for x in (a, b)) - sum(
+                CHARGE3[_flavour(x)[0]] * _flavour(x)[1] for x in final
+            )
+            if charge != lepton_charge3:
+                continue
+            number: Counter = Counter()
+            for x, sign in [(a, 1), (b, 1)] + [(x, -1) for x in final]:
+                base, q = _flavour(x)
+                if q:
+                    number[GENERATION[base]] += sign * q
+            quarks = sum(1 for x in (a, b, *final) if x != "g")
+            if quarks >= 2 and not any(number.values()):
+                out.append((a, b, final))
+    return out
+
+
+@dataclass
+class HadronicConfig:
+    """A ``p p -> leptons + jets`` process; see the module docstring for the keys."""
+
+    matrix_element: str
+    sqrt_s: float
+    pdf: str
+    pdf_member: int = 0
+    mass_window: list = field(default_factory=list)
+    resonance: dict = field(default_factory=dict)
+    scale: object = 91.1876
+    flavours: list = field(default_factory=lambda: list(LIGHT_QUARKS))
+    cuts: dict = field(default_factory=dict)
+    jet_cuts: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    provider: str = "builtin"
+
+    def __post_init__(self):
+        if not is_hadronic(self.matrix_element):
+            raise ConfigError(f"integrand.matrix_element: a hadronic process reads 'p p -> ...'; got {self.matrix_element!r}")
+        final = self.matrix_element.partition("->")[2].split()
+        self.leptons = tuple(x for x in final if x != JET)
+        self.n_jets = len(final) - len(self.leptons)
+        if set(self.leptons) not in LEPTON_PAIRS or len(self.leptons) != 2 or self.n_jets > MAX_JETS:
+            raise ConfigError(
+                f"integrand.matrix_element: p p -> {' '.join(final)} is not available; hadronic processes are a"
+                f" lepton pair (mu+ mu-, e+ e-, e+ ve, e- ve~, mu+ vm, ...) plus up to {MAX_JETS} 'j'"
+            )
+        neutral = not any(x in NEUTRINOS for x in self.leptons)
+        if self.provider == "builtin" and (self.n_jets or not neutral):
+            raise ConfigError(
+                f"integrand.provider: the built-in matrix elements cover p p -> l+ l- only; use provider: sherpa"
+                f" for {self.matrix_element!r}"
+            )
+        if self.provider not in ("builtin", "sherpa"):
+            raise ConfigError(f"integrand.provider must be builtin or sherpa for p p processes; got {self.provider!r}")
+        if self.sqrt_s <= 0:
+            raise ConfigError(f"integrand.sqrt_s must be positive (GeV); got {self.sqrt_s}")
+        if len(self.mass_window) != 2 or not 0 < self.mass_window[0] < self.mass_window[1] <= self.sqrt_s:
+            raise ConfigError(
+                f"integrand.mass_window must be [m_min, m_max] in GeV with 0 < m_min < m_max <= sqrt_s (the lepton"
+                f" pair's mass; a photon pole at 0 needs a lower bound); got {self.mass_window!r}"
+            )
+        unknown = set(self.resonance) - {"mass", "width"}
+        if unknown or (self.resonance and not {"mass", "width"} <= set(self.resonance)):
+            raise ConfigError(f"integrand.resonance must be {{mass: GeV, width: GeV}}; got {self.resonance!r}")
+        if isinstance(self.scale, str):
+            if self.scale not in SCALES:
+                raise ConfigError(f"integrand.scale must be a number (GeV) or one of {SCALES}; got {self.scale!r}")
+        elif isinstance(self.scale, bool) or not isinstance(self.scale, (int, float)) or self.scale <= 0:
+            raise ConfigError(f"integrand.scale must be a positive number (GeV) or one of {SCALES}; got {self.scale!r}")
+        unknown = [f for f in self.flavours if f not in GENERATION]
+        if unknown or not self.flavours:
+            raise ConfigError(
+                f"integrand.flavours: unknown or no quark(s) {unknown or self.flavours}; choose from {list(GENERATION)}"
+            )
+        for key in ("cuts", "jet_cuts"):
+            try:
+                Cuts.from_dict(getattr(self, key))
+            except ValueError as exc:
+                raise ConfigError(f"integrand.{key}: {exc}") from None
+        if self.n_jets and not self.resonance:
+            raise ConfigError("integrand.resonance: with jets, give the lepton pair's resonance {mass: GeV, width: GeV}"
+                              " (the Z or the W); its Breit-Wigner shapes the pair's mass")
+        if self.n_jets and not Cuts.from_dict(self.jet_cuts).pt_min > 0:
+            raise ConfigError("integrand.jet_cuts: jets need pt_min > 0 GeV (a parton's soft and collinear limits diverge)")
+
+    @classmethod
+    def from_mapping(cls, data: dict) -> "HadronicConfig":
+        return from_dict(cls, dict(data), "integrand")
+
+
+@dataclass
+class Subprocess:
+    """One partonic channel: parton ``a`` from proton 1, ``b`` from proton 2, ``|M|^2`` as a function
+    of lab momenta (n, 4 + n_jets, 4) ordered (a, b, leptons, partons)."""
+
+    a: int
+    b: int
+    name: str
+    matrix_element: object
+    arrange: tuple[int, ...]  # the provider's particle order, as positions in the lab momenta
+    factor: float  # colour factor of a crossed process times the symmetry factor
+
+    def __call__(self, p: Tensor) -> Tensor:
+        host = p[:, list(self.arrange)].detach().to("cpu", torch.float64).contiguous().numpy()
+        return torch.from_numpy(np.asarray(self.matrix_element(host))).to(p) * self.factor
+
+
+class HadronicIntegrand(Integrand):
+    """sigma(p p -> leptons + jets) in pb; see the module docstring."""
+
+    n_channels = 1
+    exact = None
+
+    def __init__(self, config: HadronicConfig, name: str | None = None, device: str | torch.device = "cpu"):
+        from nis.pdf import load_pdf
+
+        self.config, self.name = config, name or config.matrix_element
+        self.pdf = load_pdf(config.pdf, config.pdf_member, device=device)
+        missing = [q for q in config.flavours if PDG[q] not in self.pdf.flavours or -PDG[q] not in self.pdf.flavours]
+        if missing:
+            raise ConfigError(f"integrand.flavours: the PDF set {config.pdf} has no density for {missing}")
+        self.lepton_cuts = Cuts.from_dict({**config.cuts, "partons": [2 + i for i, x in enumerate(config.leptons) if x not in NEUTRINOS]})
+        n_j = config.n_jets
+        self.jet_cuts = Cuts.from_dict({**config.jet_cuts, "partons": list(range(4, 4 + n_j))}) if n_j else None
+        self._phase_space()
+        self.subprocesses = self._subprocesses()
+
+    def _phase_space(self) -> None:
+        cfg = self.config
+        (m_lo, m_hi), n_j = cfg.mass_window, cfg.n_jets
+        pair_mapping = BreitWignerMass(**cfg.resonance) if cfg.resonance else PowerLawMass(nu=1.0)  # no jets
+        if n_j == 0:
+            self.fractions = PartonFractions(cfg.sqrt_s, m_lo**2, m_hi**2, pair_mapping)
+            root = cluster(leaf(0), leaf(1))
+        else:
+            shat_min = (m_lo + n_j * Cuts.from_dict(cfg.jet_cuts).pt_min) ** 2
+            self.fractions = PartonFractions(cfg.sqrt_s, shat_min, cfg.sqrt_s**2, PowerLawMass(nu=1.0))
+            root = cluster(leaf(0), leaf(1), pair_mapping)
+            for k in range(n_j):
+                root = cluster(root, leaf(2 + k), FlatMass() if k < n_j - 1 else None)
+        self.tree = TreeChannel(root, 2 + n_j)
+        self.dims = 2 + self.tree.dims
+
+    def _subprocesses(self) -> list[Subprocess]:
+        cfg = self.config
+        lplus, lminus = self._lepton_order()
+        n = 4 + cfg.n_jets
+        if cfg.provider == "builtin":  # q q~ -> l+ l- from e+ e- -> q q~ (time reversal)
+            from nis.bridge import MatrixElement
+
+            out = []
+            for a, b, _ in subprocesses(cfg.leptons, 0, cfg.flavours):
+                q, anti = (a, b) if not a.endswith("~") else (b, a)
+                me = MatrixElement(f"e+ e- -> {q} {anti}", parameters=cfg.parameters)
+                arrange = (lplus, lminus, 0, 1) if q == a else (lplus, lminus, 1, 0)
+                out.append(Subprocess(_pdg(a), _pdg(b), f"{a} {b} -> {' '.join(cfg.leptons)}", me, arrange, 1.0 / 9.0))
+            return out
+        from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
+
+        found = subprocesses(cfg.leptons, cfg.n_jets, cfg.flavours)
+        names = [f"{a} {b} -> {' '.join(cfg.leptons)} {' '.join(final)}".strip() for a, b, final in found]
+        mes = sherpa_matrix_elements(names, settings=settings_from_parameters(cfg.parameters))
+        return [
+            Subprocess(_pdg(a), _pdg(b), name, me, tuple(range(n)), me.info.symmetry_factor)
+            for (a, b, _), name, me in zip(found, names, mes)
+        ]
+
+    def _lepton_order(self) -> tuple[int, int]:
+        """Lab positions of the lepton pair in the order of the built-in e+ e- process (l+, l-)."""
+        first, second = self.config.leptons
+        return (2, 3) if first.endswith("+") else (3, 2)
+
+    def scale2(self, p: Tensor, shat: Tensor) -> Tensor:
+        """mu_F^2 per event (GeV^2)."""
+        scale = self.config.scale
+        if scale == "mass":
+            return shat
+        if scale == "ht":
+            return pt(p[:, 2:]).sum(dim=1) ** 2
+        return torch.full_like(shat, float(scale) ** 2)
+
+    def momenta(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Lab momenta (n, 4 + n_jets, 4), x1, x2, shat and the phase-space weight of cube points u."""
+        x1, x2, shat, w_x = self.fractions(u[:, 0], u[:, 1])
+        k, w_ps = self.tree.forward(u[:, 2:], shat)
+        return lab_momenta(k, x1, x2, self.config.sqrt_s), x1, x2, shat, w_x * w_ps
+
+    def evaluate(self, u: Tensor, channel: int) -> IntegrandBatch:
+        p, x1, x2, shat, w = self.momenta(u)
+        m_lo, m_hi = self.config.mass_window
+        m2 = mass2(p[:, 2] + p[:, 3])
+        keep = self.lepton_cuts.mask(p) & (m2 >= m_lo**2) & (m2 <= m_hi**2) & (w > 0)
+        if self.jet_cuts is not None:
+            keep &= self.jet_cuts.mask(p)
+        value = torch.zeros_like(w)
+        idx = torch.nonzero(keep).squeeze(1)
+        if idx.numel():
+            value[idx] = self._cross_section(p[idx], x1[idx], x2[idx], shat[idx]) * w[idx]
+        return IntegrandBatch(value=value, features=u)
+
+    def _cross_section(self, p: Tensor, x1: Tensor, x2: Tensor, shat: Tensor) -> Tensor:
+        """``sum_ab f_a(x1) f_b(x2) |M_ab|^2 conv / (2 shat)`` (densities f = xf / x)."""
+        q2 = self.scale2(p, shat)
+        f1, f2 = self.pdf.xfxQ2_all(x1, q2) / x1[:, None], self.pdf.xfxQ2_all(x2, q2) / x2[:, None]
+        col = self.pdf.flavour_index
+        total = torch.zeros_like(shat)
+        for sub in self.subprocesses:
+            total = total + f1[:, col(sub.a)] * f2[:, col(sub.b)] * sub(p)
+        return GEV2_TO_PB / (2.0 * shat) * total

@@ -1,0 +1,182 @@
+"""Proton-proton processes: the x1 x2 phase space, the crossed Drell-Yan matrix element against
+Sherpa's own, sigma(p p -> mu+ mu-) against native Sherpa on the same PDF set, scale and cuts,
+and the errors of a bad config."""
+
+import gc
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nis.bridge.sherpa_install import sherpa_prefix
+from nis.config import ConfigError
+from nis.phasespace.hadronic import PartonFractions
+from nis.phasespace.invariants import BreitWignerMass, PowerLawMass
+from nis.phasespace.kinematics import mass2, momentum_violation
+from nis.processes.hadronic import HadronicConfig, HadronicIntegrand
+
+SQRT_S = 13000.0
+needs_sherpa = pytest.mark.skipif(sherpa_prefix() is None, reason="Sherpa is not installed (bash setup.sh)")
+DY = {
+    "matrix_element": "p p -> mu+ mu-",
+    "sqrt_s": SQRT_S,
+    "pdf": "NNPDF31_nnlo_as_0118_mc",
+    "mass_window": [66, 116],
+    "resonance": {"mass": 91.1876, "width": 2.4952},
+    "scale": 91.1876,
+    "cuts": {"pt_min": 20, "rapidity_max": 2.5},
+}
+
+
+def cube(n, dims, seed=0):
+    return torch.rand(n, dims, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("mapping", [PowerLawMass(nu=1.0), BreitWignerMass(91.1876, 2.4952)])
+def test_parton_fractions_cover_the_region_with_the_right_volume(mapping):
+    """int dx1 dx2 over x1 x2 > tau0 is 1 - tau0 + tau0 log(tau0), whatever maps shat."""
+    tau0 = 50.0**2 / SQRT_S**2
+    frac = PartonFractions(SQRT_S, tau0 * SQRT_S**2, SQRT_S**2, mapping)
+    u = cube(400_000, 2)
+    x1, x2, shat, w = frac(u[:, 0], u[:, 1])
+    assert bool(((x1 > 0) & (x1 <= 1) & (x2 > 0) & (x2 <= 1)).all())
+    assert torch.allclose(x1 * x2 * SQRT_S**2, shat, rtol=1e-12)
+    exact = 1 - tau0 + tau0 * math.log(tau0)
+    assert abs(w.mean().item() - exact) < 4 * w.std().item() / math.sqrt(len(w))
+
+
+def test_lab_momenta_conserve_momentum_and_carry_the_partonic_mass():
+    integ = HadronicIntegrand(HadronicConfig.from_mapping(DY))
+    p, x1, x2, shat, w = integ.momenta(cube(1000, 4, seed=1))
+    assert float(momentum_violation(p).max()) < 1e-9
+    assert torch.allclose(mass2(p[:, 2] + p[:, 3]), shat, rtol=1e-9)
+    assert torch.allclose(mass2(p[:, 2:]), torch.zeros_like(p[:, 2:, 0]), atol=1e-6)
+    assert torch.allclose(p[:, 0, 0] + p[:, 1, 0], torch.as_tensor((x1 + x2) * SQRT_S / 2))
+
+
+def test_subprocesses_conserve_charge_and_flavour():
+    from nis.processes.hadronic import subprocesses
+
+    assert subprocesses(("mu+", "mu-"), 0, ["d", "u"]) == [("d", "d~", ()), ("d~", "d", ()), ("u", "u~", ()), ("u~", "u", ())]
+    w = {f"{a} {b} -> {' '.join(f)}" for a, b, f in subprocesses(("e+", "ve"), 1, ["d", "u", "s", "c"])}
+    assert {"u d~ -> g", "d~ u -> g", "u g -> d", "g u -> d", "d~ g -> u~", "g d~ -> u~", "c s~ -> g"} <= w
+    assert len(w) == 12  # the same six for c s~; no u s~ (diagonal CKM), no u u~ (charge)
+
+
+@needs_sherpa
+def test_crossed_drell_yan_matrix_element_equals_sherpas():
+    """|M(q q~ -> mu+ mu-)|^2 from the e+e- provider read backwards equals Sherpa's own, per flavour
+    and with the quark from either proton."""
+    from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
+
+    integ = HadronicIntegrand(HadronicConfig.from_mapping({**DY, "flavours": ["d", "u"]}))
+    p = integ.momenta(cube(200, 4, seed=2))[0]
+    names = [sub.name for sub in integ.subprocesses]
+    assert names == ["d d~ -> mu+ mu-", "d~ d -> mu+ mu-", "u u~ -> mu+ mu-", "u~ u -> mu+ mu-"]
+    sherpa = sherpa_matrix_elements(names, settings=settings_from_parameters({}))
+    try:
+        for sub, me in zip(integ.subprocesses, sherpa):
+            np.testing.assert_allclose(sub(p).numpy(), me(p.numpy()), rtol=1e-10)
+    finally:
+        del sherpa
+        gc.collect()
+
+
+W = {
+    **DY, "matrix_element": "p p -> e+ ve", "mass_window": [10, 13000], "resonance": {"mass": 80.38, "width": 2.085},
+    "provider": "sherpa",
+}
+W_SELECTORS = [["Mass", -11, 12, 10, 13000], ["PT", -11, 20, SQRT_S], ["Eta", -11, -2.5, 2.5]]
+JETS = {"pt_min": 20, "rapidity_max": 6, "delta_r_min": 0.4}
+
+
+def native_and_nis(tmp_path, integrand, process, order, selectors, calls):
+    """sigma of Sherpa alone (Comix, its own integrator) and of nis integrate on the same process,
+    PDF set, scale (m_Z), couplings and cuts: ``((xs, error), (xs, error))`` in pb."""
+    from nis.bridge.sherpa import settings_from_parameters
+    from nis.bridge.sherpa_run import run_sherpa
+    from nis.cli import main
+
+    card = {
+        "EVENTS": 0, "BEAMS": 2212, "BEAM_ENERGIES": SQRT_S / 2, "ME_GENERATORS": ["Comix"],
+        "SHOWER_GENERATOR": "None", "FRAGMENTATION": "None", "MI_HANDLER": "None", "BEAM_REMNANTS": False,
+        "ME_QED": {"ENABLED": False}, "PDF_SET": DY["pdf"], "INTEGRATION_ERROR": 0.003,
+        **settings_from_parameters({}),  # the built-in provider's couplings; scale m_Z
+        "PROCESSES": [{process: {"Order": order}}], "SELECTORS": selectors,
+    }
+    native = run_sherpa(card, tmp_path / "sherpa", timeout=1800)
+    assert native.returncode == 0, native.log[-2000:]
+    config = tmp_path / "nis.json"
+    config.write_text(json.dumps({"process": "pp", "integrand": integrand, "training": {"calls": 50_000, "batch_size": 2000},
+                                  "integration": {"calls": calls, "validation_calls": 20_000}}))
+    out = tmp_path / "result.json"
+    assert main(["integrate", str(config), "--seed", "2", "--json", str(out)]) == 0
+    ours = json.loads(out.read_text())
+    return (native.xs, native.error), (ours["cross_section_pb"], ours["error_pb"])
+
+
+def assert_agree(native, ours, precision):
+    pull = (ours[0] - native[0]) / math.hypot(ours[1], native[1])
+    assert abs(pull) < 4, (native, ours)
+    assert ours[1] < precision * ours[0]
+
+
+@needs_sherpa
+def test_drell_yan_cross_section_equals_native_sherpa(tmp_path):
+    """sigma(p p -> Z/gamma* -> mu+ mu-), 13 TeV, 66 < m < 116 GeV, pT > 20 GeV, |eta| < 2.5,
+    mu_F = m_Z, NNPDF3.1, nis' built-in matrix element: equal to Sherpa's within errors."""
+    selectors = [["Mass", 13, -13, 66, 116], ["PT", 13, 20, SQRT_S], ["PT", -13, 20, SQRT_S],
+                 ["Eta", 13, -2.5, 2.5], ["Eta", -13, -2.5, 2.5]]
+    native, ours = native_and_nis(tmp_path, DY, "93 93 -> 13 -13", {"QCD": 0, "EW": 2}, selectors, 400_000)
+    assert_agree(native, ours, 0.005)
+
+
+@needs_sherpa
+def test_w_cross_section_equals_native_sherpa(tmp_path):
+    """sigma(p p -> W+ -> e+ nu_e), e+ with pT > 20 GeV and |eta| < 2.5, Sherpa's matrix elements
+    through the bridge (u d~, c s~ and mirrors): equal to Sherpa's own run within errors."""
+    native, ours = native_and_nis(tmp_path, W, "93 93 -> -11 12", {"QCD": 0, "EW": 2}, W_SELECTORS, 300_000)
+    assert_agree(native, ours, 0.005)
+
+
+@needs_sherpa
+@pytest.mark.slow
+def test_w_plus_jet_cross_section_equals_native_sherpa(tmp_path):
+    """p p -> W+ (-> e+ nu_e) + 1 jet, parton pT > 20 GeV, |y| < 6 (Sherpa: anti-kT 0.4 jets, |eta| < 6):
+    twelve partonic channels (q q~', q g, g q and mirrors) against Sherpa's 93 93 -> -11 12 93."""
+    integrand = {**W, "matrix_element": "p p -> e+ ve j", "jet_cuts": JETS}
+    selectors = W_SELECTORS + [{"FastjetFinder": {"Algorithm": "antikt", "N": 1, "PTMin": 20, "DR": 0.4, "EtaMax": 6}}]
+    native, ours = native_and_nis(tmp_path, integrand, "93 93 -> -11 12 93", {"QCD": 1, "EW": 2}, selectors, 500_000)
+    assert_agree(native, ours, 0.01)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"matrix_element": "p p -> e+ ve"}, "use provider: sherpa"),
+        ({"matrix_element": "p p -> e+ e- e+ e-"}, "is not available"),
+        ({"matrix_element": "p p -> e+ ve j", "provider": "sherpa", "resonance": {}}, "give the lepton pair's resonance"),
+        ({"matrix_element": "p p -> e+ ve j", "provider": "sherpa", "resonance": {"mass": 80.4, "width": 2.1}},
+         "jets need pt_min"),
+        ({"mass_window": [0, 116]}, "mass_window"),
+        ({"mass_window": [116]}, "mass_window"),
+        ({"scale": "random"}, "integrand.scale"),
+        ({"resonance": {"mass": 91.2}}, "integrand.resonance"),
+        ({"flavours": ["t"]}, "integrand.flavours"),
+        ({"cuts": {"pt_maximum": 1}}, "integrand.cuts"),
+        ({"provider": "madgraph"}, "builtin or sherpa"),
+        ({"colour": "red"}, "unknown key 'colour'"),
+    ],
+)
+def test_bad_hadronic_configs_are_named(change, message):
+    with pytest.raises(ConfigError, match=message):
+        HadronicConfig.from_mapping({**DY, **change})
+
+
+def test_unknown_pdf_set_lists_where_nis_looked():
+    from nis.pdf import PDFSetNotFoundError
+
+    with pytest.raises(PDFSetNotFoundError, match="LHAPDF_DATA_PATH"):
+        HadronicIntegrand(HadronicConfig.from_mapping({**DY, "pdf": "NoSuchSet_nnlo"}))
