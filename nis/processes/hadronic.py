@@ -2,12 +2,13 @@
 
     sigma = sum_ab int dx1 dx2 f_a(x1, mu_F) f_b(x2, mu_F) sigma_ab(x1 x2 s)
 
-A config names the hadronic process (a lepton pair plus ``j`` partons), the collider energy and
-the PDF set::
+A config names the hadronic process (a lepton pair plus ``j`` partons, or 2 to 4 ``j`` alone),
+the collider energy and the PDF set::
 
     integrand:
       matrix_element: "p p -> e+ ve j"    # Z/gamma*: "p p -> mu+ mu-"; W+: "p p -> e+ ve";
-                                          # W-: "p p -> e- ve~"; up to 3 j (names as the bridge's)
+                                          # W-: "p p -> e- ve~"; up to 3 j (names as the bridge's);
+                                          # jets alone: "p p -> j j" (2 to 4 j, provider sherpa)
       sqrt_s: 13000                       # GeV, hadronic
       pdf: NNPDF31_nnlo_as_0118_mc        # LHAPDF6 set (nis.pdf), member pdf_member (0)
       mass_window: [66, 116]              # GeV: the lepton pair's invariant mass
@@ -16,6 +17,7 @@ the PDF set::
       scale: 91.1876                      # mu_F in GeV, or "mass" (sqrt(shat)) or "ht" (sum of pT)
       flavours: [d, u, s, c, b]           # quarks in the proton and among the jets (default all five)
       cuts: {pt_min: 20, rapidity_max: 2.5}   # on the charged leptons (nis.phasespace.cuts)
+      met_min: 0                          # GeV: missing pT (the neutrino's) at least this
       jet_cuts: {pt_min: 20, rapidity_max: 6, delta_r_min: 0.4}   # on the j partons
       parameters: {}                      # SM parameters (nis.bridge.sm_defaults)
       provider: builtin                   # or sherpa (needed for W and for jets)
@@ -34,7 +36,8 @@ average (1/3)^2 against the colour sum 3 of the e+e- process (equal to Sherpa's,
 ``shat`` and the rapidity of the partonic system (:mod:`nis.phasespace.hadronic`; the lepton
 pair's Breit-Wigner without jets, ``1/shat`` above ``(m_min + n_j pT_min)^2`` with them), then
 the final state in the partonic frame as a tree: the lepton pair (its Breit-Wigner) recoiling
-against the partons added one by one.
+against the partons added one by one. Jets alone: ``1/shat`` above ``(n_j pT_min)^2`` and the
+partons added one by one (flat in the invariant masses).
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ LEPTON_CHARGE = {"e+": 1, "mu+": 1, "e-": -1, "mu-": -1, "ve": 0, "vm": 0, "ve~"
 LEPTON_PAIRS = ({"e+", "e-"}, {"mu+", "mu-"}, {"e+", "ve"}, {"mu+", "vm"}, {"e-", "ve~"}, {"mu-", "vm~"})
 NEUTRINOS = ("ve", "vm", "ve~", "vm~")
 JET = "j"
-MAX_JETS = 3
+MAX_JETS = 3  # with a lepton pair
+MAX_PURE_JETS = 4
 SCALES = ("mass", "ht")
 
 
@@ -85,6 +89,11 @@ def _pdg(name: str) -> int:
     return PDG[base] * (sign or 1)
 
 
+def _charge3(name: str) -> int:
+    base, sign = _flavour(name)
+    return CHARGE3[base] * sign
+
+
 def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
     """``(a, b, final partons)`` of ``p p -> leptons + n_jets partons`` (see the module docstring)."""
     partons = ["g"] + [q for f in flavours for q in (f, f + "~")]
@@ -92,10 +101,7 @@ def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> 
     out = []
     for a, b in itertools.product(partons, repeat=2):
         for final in itertools.combinations_with_replacement(partons, n_jets):
-            charge = sum(CHARGE3[_flavour(x)[0]] * _flavour(x)[1] for x in (a, b)) - sum(
-                CHARGE3[_flavour(x)[0]] * _flavour(x)[1] for x in final
-            )
-            if charge != lepton_charge3:
+            if _charge3(a) + _charge3(b) - sum(map(_charge3, final)) != lepton_charge3:
                 continue
             number: Counter = Counter()
             for x, sign in [(a, 1), (b, 1)] + [(x, -1) for x in final]:
@@ -103,14 +109,14 @@ def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> 
                 if q:
                     number[GENERATION[base]] += sign * q
             quarks = sum(1 for x in (a, b, *final) if x != "g")
-            if quarks >= 2 and not any(number.values()):
+            if (quarks >= 2 or not leptons) and not any(number.values()):
                 out.append((a, b, final))
     return out
 
 
 @dataclass
 class HadronicConfig:
-    """A ``p p -> leptons + jets`` process; see the module docstring for the keys."""
+    """A ``p p -> leptons + jets`` or ``p p -> jets`` process; see the module docstring for the keys."""
 
     matrix_element: str
     sqrt_s: float
@@ -121,6 +127,7 @@ class HadronicConfig:
     scale: object = 91.1876
     flavours: list = field(default_factory=lambda: list(LIGHT_QUARKS))
     cuts: dict = field(default_factory=dict)
+    met_min: float = 0.0
     jet_cuts: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
     provider: str = "builtin"
@@ -131,10 +138,12 @@ class HadronicConfig:
         final = self.matrix_element.partition("->")[2].split()
         self.leptons = tuple(x for x in final if x != JET)
         self.n_jets = len(final) - len(self.leptons)
-        if set(self.leptons) not in LEPTON_PAIRS or len(self.leptons) != 2 or self.n_jets > MAX_JETS:
+        pair = len(self.leptons) == 2 and set(self.leptons) in LEPTON_PAIRS
+        if not (pair and self.n_jets <= MAX_JETS) and not (not self.leptons and 2 <= self.n_jets <= MAX_PURE_JETS):
             raise ConfigError(
                 f"integrand.matrix_element: p p -> {' '.join(final)} is not available; hadronic processes are a"
-                f" lepton pair (mu+ mu-, e+ e-, e+ ve, e- ve~, mu+ vm, ...) plus up to {MAX_JETS} 'j'"
+                f" lepton pair (mu+ mu-, e+ e-, e+ ve, e- ve~, mu+ vm, ...) plus up to {MAX_JETS} 'j', or 2 to"
+                f" {MAX_PURE_JETS} 'j' alone"
             )
         neutral = not any(x in NEUTRINOS for x in self.leptons)
         if self.provider == "builtin" and (self.n_jets or not neutral):
@@ -142,11 +151,17 @@ class HadronicConfig:
                 f"integrand.provider: the built-in matrix elements cover p p -> l+ l- only; use provider: sherpa"
                 f" for {self.matrix_element!r}"
             )
+        if not self.leptons:
+            if self.mass_window or self.resonance or self.cuts:
+                raise ConfigError("integrand: mass_window, resonance and cuts are for the lepton pair; p p -> jets"
+                                  " takes jet_cuts only")
+        if self.met_min < 0 or (self.met_min and neutral):
+            raise ConfigError(f"integrand.met_min must be >= 0 GeV and needs a neutrino in the final state; got {self.met_min}")
         if self.provider not in ("builtin", "sherpa"):
             raise ConfigError(f"integrand.provider must be builtin or sherpa for p p processes; got {self.provider!r}")
         if self.sqrt_s <= 0:
             raise ConfigError(f"integrand.sqrt_s must be positive (GeV); got {self.sqrt_s}")
-        if len(self.mass_window) != 2 or not 0 < self.mass_window[0] < self.mass_window[1] <= self.sqrt_s:
+        if self.leptons and (len(self.mass_window) != 2 or not 0 < self.mass_window[0] < self.mass_window[1] <= self.sqrt_s):
             raise ConfigError(
                 f"integrand.mass_window must be [m_min, m_max] in GeV with 0 < m_min < m_max <= sqrt_s (the lepton"
                 f" pair's mass; a photon pole at 0 needs a lower bound); got {self.mass_window!r}"
@@ -169,11 +184,15 @@ class HadronicConfig:
                 Cuts.from_dict(getattr(self, key))
             except ValueError as exc:
                 raise ConfigError(f"integrand.{key}: {exc}") from None
-        if self.n_jets and not self.resonance:
+        if self.n_jets and self.leptons and not self.resonance:
             raise ConfigError("integrand.resonance: with jets, give the lepton pair's resonance {mass: GeV, width: GeV}"
                               " (the Z or the W); its Breit-Wigner shapes the pair's mass")
-        if self.n_jets and not Cuts.from_dict(self.jet_cuts).pt_min > 0:
+        jet_cuts = Cuts.from_dict(self.jet_cuts)
+        if self.n_jets and not jet_cuts.pt_min > 0:
             raise ConfigError("integrand.jet_cuts: jets need pt_min > 0 GeV (a parton's soft and collinear limits diverge)")
+        if self.n_jets >= 2 and not jet_cuts.delta_r_min > 0:
+            raise ConfigError("integrand.jet_cuts: two or more jets need delta_r_min > 0 (two partons' collinear limit"
+                              " diverges), e.g. 0.4")
 
     @classmethod
     def from_mapping(cls, data: dict) -> "HadronicConfig":
@@ -183,7 +202,7 @@ class HadronicConfig:
 @dataclass
 class Subprocess:
     """One partonic channel: parton ``a`` from proton 1, ``b`` from proton 2, ``|M|^2`` as a function
-    of lab momenta (n, 4 + n_jets, 4) ordered (a, b, leptons, partons)."""
+    of lab momenta (n, 2 + n_final, 4) ordered (a, b, leptons, partons)."""
 
     a: int
     b: int
@@ -211,35 +230,43 @@ class HadronicIntegrand(Integrand):
         missing = [q for q in config.flavours if PDG[q] not in self.pdf.flavours or -PDG[q] not in self.pdf.flavours]
         if missing:
             raise ConfigError(f"integrand.flavours: the PDF set {config.pdf} has no density for {missing}")
-        self.lepton_cuts = Cuts.from_dict({**config.cuts, "partons": [2 + i for i, x in enumerate(config.leptons) if x not in NEUTRINOS]})
-        n_j = config.n_jets
-        self.jet_cuts = Cuts.from_dict({**config.jet_cuts, "partons": list(range(4, 4 + n_j))}) if n_j else None
+        charged = [2 + i for i, x in enumerate(config.leptons) if x not in NEUTRINOS]
+        self.neutrinos = [2 + i for i, x in enumerate(config.leptons) if x in NEUTRINOS]
+        self.lepton_cuts = Cuts.from_dict({**config.cuts, "partons": charged}) if charged else None
+        first_jet, n_j = 2 + len(config.leptons), config.n_jets
+        self.jet_cuts = Cuts.from_dict({**config.jet_cuts, "partons": list(range(first_jet, first_jet + n_j))}) if n_j else None
         self._phase_space()
         self.subprocesses = self._subprocesses()
 
     def _phase_space(self) -> None:
         cfg = self.config
-        (m_lo, m_hi), n_j = cfg.mass_window, cfg.n_jets
-        pair_mapping = BreitWignerMass(**cfg.resonance) if cfg.resonance else PowerLawMass(nu=1.0)  # no jets
+        n_j, n_l = cfg.n_jets, len(cfg.leptons)
+        m_lo, m_hi = cfg.mass_window if n_l else (0.0, cfg.sqrt_s)
         if n_j == 0:
+            pair_mapping = BreitWignerMass(**cfg.resonance) if cfg.resonance else PowerLawMass(nu=1.0)
             self.fractions = PartonFractions(cfg.sqrt_s, m_lo**2, m_hi**2, pair_mapping)
-            root = cluster(leaf(0), leaf(1))
+            self.tree = TreeChannel(cluster(leaf(0), leaf(1)), 2)
+            self.dims = 2 + self.tree.dims
+            return
+        shat_min = (m_lo + n_j * Cuts.from_dict(cfg.jet_cuts).pt_min) ** 2
+        self.fractions = PartonFractions(cfg.sqrt_s, shat_min, cfg.sqrt_s**2, PowerLawMass(nu=1.0))
+        if n_l:  # the lepton pair, then the partons one by one
+            root, first = cluster(leaf(0), leaf(1), BreitWignerMass(**cfg.resonance)), 2
         else:
-            shat_min = (m_lo + n_j * Cuts.from_dict(cfg.jet_cuts).pt_min) ** 2
-            self.fractions = PartonFractions(cfg.sqrt_s, shat_min, cfg.sqrt_s**2, PowerLawMass(nu=1.0))
-            root = cluster(leaf(0), leaf(1), pair_mapping)
-            for k in range(n_j):
-                root = cluster(root, leaf(2 + k), FlatMass() if k < n_j - 1 else None)
-        self.tree = TreeChannel(root, 2 + n_j)
+            root, first = leaf(0), 1
+        n = n_l + n_j
+        for k in range(first, n):
+            root = cluster(root, leaf(k), FlatMass() if k < n - 1 else None)  # the last cluster is the root
+        self.tree = TreeChannel(root, n)
         self.dims = 2 + self.tree.dims
 
     def _subprocesses(self) -> list[Subprocess]:
         cfg = self.config
-        lplus, lminus = self._lepton_order()
-        n = 4 + cfg.n_jets
+        n = 2 + len(cfg.leptons) + cfg.n_jets
         if cfg.provider == "builtin":  # q q~ -> l+ l- from e+ e- -> q q~ (time reversal)
             from nis.bridge import MatrixElement
 
+            lplus, lminus = self._lepton_order()
             out = []
             for a, b, _ in subprocesses(cfg.leptons, 0, cfg.flavours):
                 q, anti = (a, b) if not a.endswith("~") else (b, a)
@@ -272,18 +299,23 @@ class HadronicIntegrand(Integrand):
         return torch.full_like(shat, float(scale) ** 2)
 
     def momenta(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        """Lab momenta (n, 4 + n_jets, 4), x1, x2, shat and the phase-space weight of cube points u."""
+        """Lab momenta (n, 2 + n_final, 4), x1, x2, shat and the phase-space weight of cube points u."""
         x1, x2, shat, w_x = self.fractions(u[:, 0], u[:, 1])
         k, w_ps = self.tree.forward(u[:, 2:], shat)
         return lab_momenta(k, x1, x2, self.config.sqrt_s), x1, x2, shat, w_x * w_ps
 
     def evaluate(self, u: Tensor, channel: int) -> IntegrandBatch:
         p, x1, x2, shat, w = self.momenta(u)
-        m_lo, m_hi = self.config.mass_window
-        m2 = mass2(p[:, 2] + p[:, 3])
-        keep = self.lepton_cuts.mask(p) & (m2 >= m_lo**2) & (m2 <= m_hi**2) & (w > 0)
-        if self.jet_cuts is not None:
-            keep &= self.jet_cuts.mask(p)
+        keep = w > 0
+        if self.config.leptons:
+            m_lo, m_hi = self.config.mass_window
+            m2 = mass2(p[:, 2] + p[:, 3])
+            keep &= (m2 >= m_lo**2) & (m2 <= m_hi**2)
+        for cuts in (self.lepton_cuts, self.jet_cuts):
+            if cuts is not None:
+                keep &= cuts.mask(p)
+        if self.config.met_min:
+            keep &= pt(p[:, self.neutrinos].sum(dim=1)) >= self.config.met_min
         value = torch.zeros_like(w)
         idx = torch.nonzero(keep).squeeze(1)
         if idx.numel():
