@@ -103,6 +103,13 @@ def integrate(args) -> int:
                 f"{config.process!r} is a test function: its points have no particles to write as LHE;"
                 " use --events-out FILE.npz for the unweighted points"
             )
+        from nis.processes.hadronic import is_hadronic
+
+        if args.lhe and is_process and is_hadronic(str(config.integrand["matrix_element"])):
+            return _fail(
+                f"{config.process!r} is a p p process: nis does not write its Les Houches events yet (beams, x1 x2,"
+                " flavours and colour flows of each partonic channel); use --events-out FILE.npz for the unweighted points"
+            )
         if (args.events_out or args.lhe) and not args.events:
             return _fail(f"{'--lhe' if args.lhe else '--events-out'} needs --events N")
         from nis.integrands import make_integrand

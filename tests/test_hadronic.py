@@ -206,3 +206,13 @@ def test_unknown_pdf_set_lists_where_nis_looked():
 
     with pytest.raises(PDFSetNotFoundError, match="LHAPDF_DATA_PATH"):
         HadronicIntegrand(HadronicConfig.from_mapping({**DY, "pdf": "NoSuchSet_nnlo"}))
+
+
+def test_les_houches_output_of_a_p_p_process_is_refused_before_any_work(tmp_path, capsys):
+    from nis.cli import main
+
+    config = tmp_path / "dy.json"
+    config.write_text(json.dumps({"process": "dy", "integrand": DY}))
+    assert main(["integrate", str(config), "--events", "10", "--lhe", str(tmp_path / "dy.lhe")]) != 0
+    assert "does not write its Les Houches events yet" in capsys.readouterr().err
+    assert not (tmp_path / "dy.lhe").exists()
