@@ -28,8 +28,9 @@ of each generation (a diagonal CKM matrix) and hold a quark line; ``a`` comes fr
 along +z with density ``f_a(x1)``. Each is one matrix element (symmetry factor of identical
 final partons applied). The ``builtin`` provider knows ``q q~ -> l+ l-`` (photon and Z): the
 e+e- -> q q~ matrix element read backwards, ``|M(q q~ -> l+ l-)|^2 (p_q, p_q~, p_l+, p_l-) =
-|M(l+ l- -> q q~)|^2 (p_l+, p_l-, p_q, p_q~) / 9`` by time reversal, the 9 being the colour
-average (1/3)^2 against the colour sum 3 of the e+e- process (equal to Sherpa's, tests/test_hadronic.py).
+|M(l+ l- -> q q~)|^2 (p_l+, p_l-, p_q, p_q~) / 9`` by time reversal: both carry the same sum over
+the quarks' colours, which the q q~ process averages, 1/N_c^2 = 1/9 (equal to Sherpa's,
+tests/test_hadronic.py).
 ``sherpa`` builds every subprocess in Sherpa through the bridge.
 
 **Phase space** (one channel, ``2 + 3 n - 4`` cube coordinates for n final particles):
