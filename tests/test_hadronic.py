@@ -81,7 +81,7 @@ def test_crossed_drell_yan_matrix_element_equals_sherpas():
     sherpa = sherpa_matrix_elements(names, settings=settings_from_parameters({}))
     try:
         for sub, me in zip(integ.subprocesses, sherpa):
-            np.testing.assert_allclose(sub(p).numpy(), me(p.numpy()), rtol=1e-10)
+            np.testing.assert_allclose(sub(p.numpy()), me(p.numpy()), rtol=1e-10)
     finally:
         del sherpa
         gc.collect()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -53,12 +52,10 @@ void nis_nnpdf_xfx(void* h, int64_t n, const double* x, const double* q2, int n_
 
 
 def _sherpa_install():
-    """nis/bridge/sherpa_install.py loaded by path (as setup.py does), without importing nis.bridge."""
-    path = Path(__file__).resolve().parents[1] / "bridge" / "sherpa_install.py"
-    spec = importlib.util.spec_from_file_location("_nis_sherpa_install", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """Where Sherpa is (:mod:`nis.bridge.sherpa_install`), imported only when a reference is asked for."""
+    from nis.bridge import sherpa_install
+
+    return sherpa_install
 
 
 def unavailable_reason() -> str | None:
@@ -66,7 +63,7 @@ def unavailable_reason() -> str | None:
     try:
         si = _sherpa_install()
     except (OSError, ImportError) as exc:
-        return f"cannot load nis/bridge/sherpa_install.py ({exc})"
+        return f"cannot import nis.bridge.sherpa_install ({exc})"
     prefix = si.sherpa_prefix()
     if prefix is None:
         return f"Sherpa is not installed for this Python ({si.SETUP_HINT})"

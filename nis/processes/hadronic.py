@@ -59,9 +59,9 @@ from nis.phasespace.invariants import BreitWignerMass, FlatMass, PowerLawMass
 from nis.phasespace.kinematics import mass2, pt
 from nis.phasespace.process import LIGHT_QUARKS
 from nis.phasespace.tree import TreeChannel, cluster, leaf
+from nis.processes.integrand import GEV2_TO_PB
 
-GEV2_TO_PB = 0.3893793721e9
-PDG = {"d": 1, "u": 2, "s": 3, "c": 4, "b": 5, "g": 21}
+PDG = {"d": 1, "u": 2, "s": 3, "c": 4, "b": 5}
 CHARGE3 = {"d": -1, "u": 2, "s": -1, "c": 2, "b": -1, "g": 0}  # three times the electric charge
 GENERATION = {"d": 1, "u": 1, "s": 2, "c": 2, "b": 3}
 LEPTON_CHARGE = {"e+": 1, "mu+": 1, "e-": -1, "mu-": -1, "ve": 0, "vm": 0, "ve~": 0, "vm~": 0}
@@ -83,11 +83,6 @@ def _flavour(name: str) -> tuple[str, int]:
     if name == "g":
         return "g", 0
     return (name[:-1], -1) if name.endswith("~") else (name, 1)
-
-
-def _pdg(name: str) -> int:
-    base, sign = _flavour(name)
-    return PDG[base] * (sign or 1)
 
 
 def _charge3(name: str) -> int:
@@ -180,15 +175,16 @@ class HadronicConfig:
             raise ConfigError(
                 f"integrand.flavours: unknown or no quark(s) {unknown or self.flavours}; choose from {list(GENERATION)}"
             )
+        parsed = {}
         for key in ("cuts", "jet_cuts"):
             try:
-                Cuts.from_dict(getattr(self, key))
+                parsed[key] = Cuts.from_dict(getattr(self, key))
             except ValueError as exc:
                 raise ConfigError(f"integrand.{key}: {exc}") from None
         if self.n_jets and self.leptons and not self.resonance:
             raise ConfigError("integrand.resonance: with jets, give the lepton pair's resonance {mass: GeV, width: GeV}"
                               " (the Z or the W); its Breit-Wigner shapes the pair's mass")
-        jet_cuts = Cuts.from_dict(self.jet_cuts)
+        jet_cuts = parsed["jet_cuts"]
         if self.n_jets and not jet_cuts.pt_min > 0:
             raise ConfigError("integrand.jet_cuts: jets need pt_min > 0 GeV (a parton's soft and collinear limits diverge)")
         if self.n_jets >= 2 and not jet_cuts.delta_r_min > 0:
@@ -202,8 +198,8 @@ class HadronicConfig:
 
 @dataclass
 class Subprocess:
-    """One partonic channel: parton ``a`` from proton 1, ``b`` from proton 2, ``|M|^2`` as a function
-    of lab momenta (n, 2 + n_final, 4) ordered (a, b, leptons, partons)."""
+    """One partonic channel: parton ``a`` from proton 1, ``b`` from proton 2 (PDG ids), ``|M|^2`` as
+    a function of lab momenta (n, 2 + n_final, 4) ordered (a, b, leptons, partons), on the host."""
 
     a: int
     b: int
@@ -212,9 +208,18 @@ class Subprocess:
     arrange: tuple[int, ...]  # the provider's particle order, as positions in the lab momenta
     factor: float  # colour factor of a crossed process times the symmetry factor
 
-    def __call__(self, p: Tensor) -> Tensor:
-        host = p[:, list(self.arrange)].detach().to("cpu", torch.float64).contiguous().numpy()
-        return torch.from_numpy(np.asarray(self.matrix_element(host))).to(p) * self.factor
+    @classmethod
+    def named(cls, name: str, matrix_element, arrange: tuple[int, ...], factor: float) -> "Subprocess":
+        """The channel of process string ``name`` (its incoming PDG ids read by the bridge)."""
+        from nis.bridge import parse_process
+
+        a, b = parse_process(name)[0]
+        return cls(a, b, name, matrix_element, arrange, factor)
+
+    def __call__(self, host: np.ndarray) -> np.ndarray:
+        if self.arrange != tuple(range(host.shape[1])):
+            host = np.ascontiguousarray(host[:, list(self.arrange)])
+        return np.asarray(self.matrix_element(host)) * self.factor
 
 
 class HadronicIntegrand(Integrand):
@@ -249,7 +254,7 @@ class HadronicIntegrand(Integrand):
             self.tree = TreeChannel(cluster(leaf(0), leaf(1)), 2)
             self.dims = 2 + self.tree.dims
             return
-        shat_min = (m_lo + n_j * Cuts.from_dict(cfg.jet_cuts).pt_min) ** 2
+        shat_min = (m_lo + n_j * self.jet_cuts.pt_min) ** 2
         self.fractions = PartonFractions(cfg.sqrt_s, shat_min, cfg.sqrt_s**2, PowerLawMass(nu=1.0))
         if n_l:  # the lepton pair, then the partons one by one
             root, first = cluster(leaf(0), leaf(1), BreitWignerMass(**cfg.resonance)), 2
@@ -273,22 +278,18 @@ class HadronicIntegrand(Integrand):
                 q, anti = (a, b) if not a.endswith("~") else (b, a)
                 me = MatrixElement(f"e+ e- -> {q} {anti}", parameters=cfg.parameters)
                 arrange = (lplus, lminus, 0, 1) if q == a else (lplus, lminus, 1, 0)
-                out.append(Subprocess(_pdg(a), _pdg(b), f"{a} {b} -> {' '.join(cfg.leptons)}", me, arrange, 1.0 / 9.0))
+                out.append(Subprocess.named(f"{a} {b} -> {' '.join(cfg.leptons)}", me, arrange, 1.0 / 9.0))
             return out
         from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
 
         found = subprocesses(cfg.leptons, cfg.n_jets, cfg.flavours)
         names = [f"{a} {b} -> {' '.join(cfg.leptons)} {' '.join(final)}".strip() for a, b, final in found]
         mes = sherpa_matrix_elements(names, settings=settings_from_parameters(cfg.parameters))
-        return [
-            Subprocess(_pdg(a), _pdg(b), name, me, tuple(range(n)), me.info.symmetry_factor)
-            for (a, b, _), name, me in zip(found, names, mes)
-        ]
+        return [Subprocess.named(name, me, tuple(range(n)), me.info.symmetry_factor) for name, me in zip(names, mes)]
 
     def _lepton_order(self) -> tuple[int, int]:
         """Lab positions of the lepton pair in the order of the built-in e+ e- process (l+, l-)."""
-        first, second = self.config.leptons
-        return (2, 3) if first.endswith("+") else (3, 2)
+        return (2, 3) if self.config.leptons[0].endswith("+") else (3, 2)
 
     def scale2(self, p: Tensor, shat: Tensor) -> Tensor:
         """mu_F^2 per event (GeV^2)."""
@@ -328,7 +329,8 @@ class HadronicIntegrand(Integrand):
         q2 = self.scale2(p, shat)
         f1, f2 = self.pdf.xfxQ2_all(x1, q2) / x1[:, None], self.pdf.xfxQ2_all(x2, q2) / x2[:, None]
         col = self.pdf.flavour_index
+        host = p.detach().to("cpu", torch.float64).contiguous().numpy()  # once for every channel
         total = torch.zeros_like(shat)
         for sub in self.subprocesses:
-            total = total + f1[:, col(sub.a)] * f2[:, col(sub.b)] * sub(p)
+            total = total + f1[:, col(sub.a)] * f2[:, col(sub.b)] * torch.from_numpy(sub(host)).to(shat)
         return GEV2_TO_PB / (2.0 * shat) * total
