@@ -22,10 +22,15 @@ the batch size and device: a rational-quadratic-spline coupling flow on [0,1]^d 
 latent space, KL-divergence loss, Adam with learning rate 1e-3 and no scheduler, no buffered
 training. It is trained for ``train_calls // batch_size`` steps; every integrand call is counted
 and reported. The evaluation draws ``eval_calls`` fresh samples with weights f(x)/q(x).
+Given a multi-channel nis :class:`~nis.integrator.integrand.Integrand` instead of a function,
+MadNIS sees the same channels: one flow per channel, the channel mappings as its "remapped"
+space (the integrand's features), the integrand's prior channel weights as its prior and its
+learned channel weights on top (madnis' defaults), in float64; its evaluation sample gives every
+channel its share of points by variance, with the weights normalised accordingly.
 
 Run as a script for a quick check on a camel function::
 
-    python benchmarks/peers.py --dims 8 --width 0.1 --train 400000 --eval 100000 --seed 0
+    python -m nis.bench.peers --dims 8 --width 0.1 --train 400000 --eval 100000 --seed 0
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import numpy as np
 import torch
 
 from nis.events import unweighting_stats
+from nis.integrator.integrand import Integrand, checked_evaluate
 
 __all__ = ["PeerResult", "run_vegas", "run_madnis"]
 
@@ -54,6 +60,7 @@ class PeerResult:
     error: float  # its one-sigma error, std(w)/sqrt(n)
     rel_std_per_point: float  # std(w)/mean(w) of the evaluation weights
     unweighting_efficiency: float  # mean(w)/w_max, w_max = median of 50 chunk maxima
+    overweight_fraction: float  # share of the cross section above w_max
     train_calls: int  # integrand calls actually spent training
     eval_calls: int  # integrand calls of the evaluation sample
     train_seconds: float
@@ -73,7 +80,8 @@ class PeerResult:
         stats = unweighting_stats(torch.from_numpy(w))
         error = float(w.std(ddof=1)) / math.sqrt(w.size) if w.size > 1 else 0.0
         return cls(peer=peer, integral=float(w.mean()), error=error, rel_std_per_point=stats.relative_std,
-                   unweighting_efficiency=stats.efficiency, weights=w, **rest)
+                   unweighting_efficiency=stats.efficiency, overweight_fraction=stats.overweight_fraction,
+                   weights=w, **rest)
 
 
 class _Counter:
@@ -206,7 +214,7 @@ def _import_madnis():
 
 
 def run_madnis(
-    fn: BatchFn,
+    fn: BatchFn | Integrand,
     dims: int,
     train_calls: int,
     eval_calls: int,
@@ -242,6 +250,10 @@ def run_madnis(
     def integrand(x: torch.Tensor) -> torch.Tensor:
         f = counter(x.to(torch.float64))
         return f.to(torch.float64 if state["keep_f64"] else x.dtype)
+
+    if isinstance(fn, Integrand):
+        integrand, counter = _multichannel(fn, device)
+        opts.setdefault("dtype", torch.float64)
 
     fork_devices = []
     if device.type == "cuda":
@@ -288,6 +300,36 @@ def run_madnis(
             "buffered_steps": integ.buffered_steps,
         },
     )
+
+
+def _multichannel(integrand: Integrand, device: torch.device):
+    """A nis integrand as a madnis one: ``(x, c) -> (f, features, prior)``, and a call counter."""
+    from madnis.integrator import Integrand as MadnisIntegrand
+
+    counter = _Counter(lambda u: u)  # counts points; the evaluation below is per channel
+    n_channels = integrand.n_channels
+
+    def function(x: torch.Tensor, channels: torch.Tensor):
+        counter(x[:, 0])
+        u = x.to(torch.float64)
+        f = torch.zeros(len(u), dtype=torch.float64, device=u.device)
+        y = torch.zeros(len(u), integrand.feature_dims, dtype=torch.float64, device=u.device)
+        prior = torch.full((len(u), n_channels), 1.0 / n_channels, dtype=torch.float64, device=u.device)
+        for c in torch.unique(channels).tolist():
+            rows = channels == c
+            batch = checked_evaluate(integrand, u[rows], int(c))
+            f[rows] = batch.value
+            y[rows] = batch.features.to(torch.float64)
+            if batch.prior is not None:
+                prior[rows] = batch.prior.to(torch.float64)
+        return f.to(x.dtype), y.to(x.dtype), prior.to(x.dtype)
+
+    if n_channels == 1:
+        wrapped = MadnisIntegrand(lambda x: function(x, torch.zeros(len(x), dtype=torch.long))[0], integrand.dims)
+    else:
+        wrapped = MadnisIntegrand(function, integrand.dims, channel_count=n_channels,
+                                  remapped_dim=integrand.feature_dims, has_channel_weight_prior=True)
+    return wrapped.to(device), counter
 
 
 def _sync(device: torch.device) -> None:

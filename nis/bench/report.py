@@ -1,0 +1,200 @@
+"""A suite's results: the JSON record, the markdown table and the plots.
+
+Each figure in the table is the median over seeds, with the smallest and largest value beside
+it; a gain is the ratio of two methods' median efficiencies on the same case (the factor by which
+a method needs fewer matrix-element calls per unweighted event, training aside).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+from pathlib import Path
+
+from nis.bench.suites import METHOD_NOTES, METHODS
+
+__all__ = ["machine", "cpu_model", "summarise", "markdown", "write_results", "plot"]
+
+BASELINES = ("vegas", "sherpa", "sherpa-own", "madnis")
+TARGETS = {"vegas": 3.0, "sherpa": 2.0, "sherpa-own": 2.0}  # the gains nis aims at (issue 6)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device: str = "cpu") -> dict:
+    """Where the numbers were measured: CPU model and cores, torch threads, GPU name, versions."""
+    import torch
+
+    out = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "torch": torch.__version__, "python": platform.python_version()}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    try:
+        from importlib.metadata import version
+
+        out["sherpa"] = version("sherpa-mc")
+    except Exception:  # noqa: BLE001 - Sherpa is optional
+        out["sherpa"] = None
+    return out
+
+
+def _median(values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return statistics.median(values) if values else math.nan
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Per case and method: medians over seeds, the spread of the efficiency, gains over baselines."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["case"], r["method"]), []).append(r)
+    out = []
+    for (case, method), rs in groups.items():
+        effs = [r["efficiency"] for r in rs]
+        s = {"case": case, "jets": rs[0]["jets"], "method": method, "seeds": len(rs),
+             "efficiency": _median(effs), "efficiency_min": min(effs), "efficiency_max": max(effs)}
+        for k in ("cross_section_pb", "error_pb", "rel_error", "rel_std", "overweight_fraction", "train_calls",
+                  "eval_calls", "calls_to_events", "seconds_to_events", "train_seconds"):
+            s[k] = _median([r[k] for r in rs])
+        used = [r["used"] for r in rs]
+        s["used"] = ", ".join(f"{u} {used.count(u)}/{len(used)}" for u in dict.fromkeys(used))
+        out.append(s)
+    by = {(s["case"], s["method"]): s for s in out}
+    for s in out:
+        for base in BASELINES:
+            b = by.get((s["case"], base))
+            s[f"gain_vs_{base}"] = s["efficiency"] / b["efficiency"] if b and b["efficiency"] > 0 else None
+    order = {m: i for i, m in enumerate(METHODS)}
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    out.sort(key=lambda s: (cases.index(s["case"]), order.get(s["method"], 99)))
+    return out
+
+
+def _fmt(x, spec=".3g"):
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "-"
+    return format(x, spec)
+
+
+def markdown(meta: dict, rows: list[dict], stem: str) -> str:
+    summary = summarise(rows)
+    gpu = f", GPU {meta['gpu']}" if meta.get("gpu") else ""
+    lines = [
+        f"# nis bench {meta['suite']}: {meta['description']}",
+        "",
+        "Commands: " + ", ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", meta["command"]) for r in rows)) + "  ",
+        f"Device: {meta['device']} ({meta['cpu']}, {meta['cores']} cores, {meta['torch_threads']} torch threads{gpu});"
+        f" torch {meta['torch']}, Sherpa {meta.get('sherpa') or '-'}.  ",
+        "Every method: the same training budget in matrix-element calls (Sherpa: its own integration) and the"
+        " same number of fresh points for the figures; w_max = median of the maxima of 50 chunks for all."
+        f" Medians over {meta['seeds']} seeds; efficiency with [min, max] over seeds.",
+        "Gain = ratio of median unweighting efficiencies (unweighted events per matrix-element call after"
+        " training). Cost of 10^5 unweighted events = training + 10^5/efficiency points, in calls and in"
+        " wall seconds at the evaluation's rate.",
+        "",
+        "| process | jets | method | efficiency [min, max] | gain vs VEGAS | vs Sherpa | vs Sherpa (own) | vs MadNIS"
+        " | rel. error | overweight | calls to 1e5 events | wall to 1e5 events [s] | used |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for s in summary:
+        lines.append(
+            f"| {s['case']} | {s['jets']} | {s['method']} | {_fmt(s['efficiency'], '.4g')}"
+            f" [{_fmt(s['efficiency_min'], '.3g')}, {_fmt(s['efficiency_max'], '.3g')}]"
+            f" | {_fmt(s['gain_vs_vegas'], '.2f')} | {_fmt(s['gain_vs_sherpa'], '.2f')}"
+            f" | {_fmt(s['gain_vs_sherpa-own'], '.2f')} | {_fmt(s['gain_vs_madnis'], '.2f')}"
+            f" | {_fmt(s['rel_error'], '.2e')} | {_fmt(s['overweight_fraction'], '.1e')}"
+            f" | {_fmt(s['calls_to_events'], '.3g')} | {_fmt(s['seconds_to_events'], '.3g')} | {s['used']} |"
+        )
+    lines += ["", "Methods:", ""]
+    present = dict.fromkeys(r["method"] for r in rows)
+    lines += [f"- `{m}`: {METHOD_NOTES[m]}" for m in METHODS if m in present]
+    if meta.get("skipped"):
+        lines += ["", "Not run, and why:", ""]
+        for case, why in meta["skipped"].items():
+            lines += [f"- {case}, `{m}`: {reason}" for m, reason in why.items()]
+    lines += ["", f"Plots: `{stem}-efficiency.png`, `{stem}-gain.png`; every run in `{stem}.json`.", ""]
+    return "\n".join(lines)
+
+
+def _label(case: str, method: str) -> str:
+    return f"{method} (Sherpa ME)" if case.endswith("_sherpa_me") else method
+
+
+def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
+    """``<stem>-efficiency.png`` (efficiency against jets, per method, spread over seeds) and
+    ``<stem>-gain.png`` (nis' gain over each baseline against jets, with the targets)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = [s for s in summarise(rows) if not s["case"].endswith("_sherpa_me")]
+    paths = []
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for method in METHODS:
+        pts = sorted((s["jets"], s["efficiency"], s["efficiency_min"], s["efficiency_max"]) for s in summary if s["method"] == method)
+        if not pts:
+            continue
+        x, y, lo, hi = zip(*pts)
+        ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)], [b - a for a, b in zip(y, hi)]], marker="o",
+                    capsize=3, label=_label("", method))
+    ax.set_yscale("log")
+    ax.set_xlabel("jet multiplicity")
+    ax.set_ylabel("unweighting efficiency <w>/w_max")
+    ax.set_title(f"{meta['suite']}: efficiency (median, min-max over {meta['seeds']} seeds)", fontsize=10)
+    _legend(ax)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paths.append(out / f"{stem}-efficiency.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for base in BASELINES:
+        pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary if s["method"] == "nis" and s[f"gain_vs_{base}"])
+        if pts:
+            x, y = zip(*pts)
+            line = ax.plot(x, y, marker="o", label=f"nis / {base}")[0]
+            if base in TARGETS:
+                ax.axhline(TARGETS[base], ls="--", color=line.get_color(), lw=1, label=f"target over {base}")
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_xlabel("jet multiplicity")
+    ax.set_ylabel("gain in unweighting efficiency")
+    ax.set_title(f"{meta['suite']}: nis' gain over each peer", fontsize=10)
+    _legend(ax)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paths.append(out / f"{stem}-gain.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def _legend(ax) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+def write_results(out: Path, stem: str, meta: dict, rows: list[dict]) -> None:
+    """``<stem>.json`` (meta, every run, the summary), ``<stem>.md`` and the two PNGs."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"meta": meta, "rows": rows, "summary": summarise(rows)}
+    tmp = out / f"{stem}.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    os.replace(tmp, out / f"{stem}.json")
+    (out / f"{stem}.md").write_text(markdown(meta, rows, stem))
+    if rows:
+        plot(meta, rows, out, stem)

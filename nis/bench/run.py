@@ -1,0 +1,189 @@
+"""Running a suite: every case, seed and method at the same budget, one row per run.
+
+Every method gets ``train_calls`` integrand (matrix-element) calls before its evaluation and then
+draws ``eval_calls`` fresh points (native Sherpa: its own integration, whatever it spends, then
+about as many weighted points); the evaluation weights of all methods go through
+:func:`nis.events.unweighting_stats`, so w_max is the same estimator everywhere: the median of the
+maxima of 50 chunks. From the evaluation a row also gives the cost of 10^5 unweighted events,
+training included: ``calls = train_calls + 1e5 / efficiency`` and ``seconds = train_seconds +
+(1e5 / efficiency) * (eval_seconds / eval_calls)``.
+
+Rows are written after each run, so an interrupted suite keeps what it measured and
+``resume=True`` skips the runs already in the file (same case, method, seed, budget, device).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from nis.bench.peers import PeerResult, run_madnis
+from nis.bench.report import machine, write_results
+from nis.bench.suites import SHERPA_METHODS, Case, Suite
+from nis.config import IntegrationConfig, RunConfig, TrainingConfig, from_dict
+
+__all__ = ["BenchSettings", "run_suite", "run_method"]
+
+EVENTS = 100_000  # unweighted events the cost columns are quoted for
+TIMING_KEYS = ("train_seconds", "eval_seconds", "seconds_to_events")  # differ between identical runs
+
+
+@dataclass
+class BenchSettings:
+    seeds: int = 3
+    train_calls: int | None = None  # None: the suite's (and case's) budget
+    eval_calls: int | None = None
+    methods: tuple[str, ...] | None = None  # None: every method that applies
+    cases: tuple[str, ...] | None = None  # None: every case
+    device: str = "cpu"
+    workdir: Path = Path("/tmp/nis-bench")
+    resume: bool = False
+
+
+def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str) -> PeerResult:
+    """nis (flows + alpha_i(x)), nis with fixed prior channel weights, or VEGAS alone through the same
+    integrator; the whole training budget ``calls`` includes the flow-against-VEGAS validation."""
+    from nis.integrator import Integrator
+
+    validation = max(2_000, calls // 20)
+    if method == "vegas":
+        training = TrainingConfig(**{**config.training.__dict__, "calls": calls})
+        integration = IntegrationConfig(calls=eval_calls, fallback="always_vegas")
+    else:
+        training = TrainingConfig(**{**config.training.__dict__, "calls": calls - 2 * validation,
+                                     "train_alpha": method == "nis" and config.training.train_alpha})
+        integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
+    start = time.perf_counter()
+    integ = Integrator(integrand, config.flow, training, integration, seed=seed, device=device)
+    chosen, reason, _ = integ.prepare()
+    train_calls, train_seconds = integ.n_calls, time.perf_counter() - start
+    start = time.perf_counter()
+    estimate, stats = integ.integrate(chosen)
+    if integ.device.type == "cuda":
+        torch.cuda.synchronize(integ.device)
+    return PeerResult(
+        peer=method, integral=estimate.integral, error=estimate.error, rel_std_per_point=stats.relative_std,
+        unweighting_efficiency=stats.efficiency, overweight_fraction=stats.overweight_fraction,
+        train_calls=train_calls, eval_calls=integ.n_calls - train_calls, train_seconds=train_seconds,
+        eval_seconds=time.perf_counter() - start, weights=None,
+        extra={"used": chosen if method != "vegas" else "vegas", "fallback_reason": reason if method != "vegas" else None},
+    )
+
+
+def run_method(method: str, case: Case, config: RunConfig, integrand, calls: int, eval_calls: int, seed: int,
+               device: str, workdir: Path) -> PeerResult:
+    """One method on one case and seed."""
+    if method in ("vegas", "nis", "nis-fixed-alpha"):
+        return _nis_run(config, integrand, method, calls, eval_calls, seed, device)
+    if method == "madnis":
+        return run_madnis(integrand, integrand.dims, calls, eval_calls, seed, device=device)
+    if method in SHERPA_METHODS:
+        from nis.bench.sherpa_native import native_card, run_native_sherpa
+
+        card = native_card(case.run_config(), case.sherpa_card)
+        if method == "sherpa":  # stop at the budget; iterations (n_min points that pass the cuts) to fit it
+            card["PSI"] = {**card.get("PSI", {}), "NRAWMAX": int(calls), "ITMIN": min(5000, max(200, int(calls) // 30))}
+        return run_native_sherpa(card, workdir / f"{case.name}-{method}-seed{seed}", eval_calls, seed)
+    raise ValueError(f"unknown benchmark method {method!r}")
+
+
+def _row(suite: Suite, case: Case, method: str, seed: int, calls: int, eval_calls: int, device: str, r: PeerResult) -> dict:
+    eff = r.unweighting_efficiency
+    needed = EVENTS / eff if eff > 0 else math.inf
+    per_point = r.eval_seconds / r.eval_calls if r.eval_calls else math.nan
+    return {
+        "suite": suite.name, "case": case.name, "jets": case.jets, "method": method, "seed": seed, "device": device,
+        "train_budget": calls, "eval_budget": eval_calls,
+        "cross_section_pb": r.integral, "error_pb": r.error,
+        "rel_error": r.error / abs(r.integral) if r.integral else math.nan,
+        "rel_std": r.rel_std_per_point, "efficiency": eff, "overweight_fraction": r.overweight_fraction,
+        "train_calls": r.train_calls, "eval_calls": r.eval_calls,
+        "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
+        "calls_to_events": r.train_calls + needed, "seconds_to_events": r.train_seconds + needed * per_point,
+        "used": r.extra.get("used", method), "fallback_reason": r.extra.get("fallback_reason"),
+        "extra": {k: v for k, v in r.extra.items() if k not in ("used", "fallback_reason")},
+    }
+
+
+def _key(row: dict) -> tuple:
+    return row["case"], row["method"], row["seed"], row["train_budget"], row["eval_budget"], row["device"]
+
+
+def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progress: bool = True) -> dict:
+    """Run ``suite``; results (JSON, markdown, PNG) go to ``out/<stem>.*`` after every run."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    json_path = out / f"{stem}.json"
+    rows: list[dict] = []
+    command = settings_command(suite, settings)
+    if settings.resume and json_path.exists():
+        earlier = json.loads(json_path.read_text())
+        rows = [{"command": earlier["meta"]["command"], **r} for r in earlier["rows"]]
+    done = {_key(r) for r in rows}
+    cases = [c for c in suite.cases if settings.cases is None or c.name in settings.cases]
+    if settings.cases is not None:
+        unknown = set(settings.cases) - {c.name for c in suite.cases}
+        if unknown:
+            raise KeyError(f"suite {suite.name!r} has no case {sorted(unknown)}; its cases: {[c.name for c in suite.cases]}")
+    from nis.bridge.sherpa_install import SETUP_HINT, sherpa_executable
+
+    skipped = {c.name: dict(c.why_not) for c in cases if c.why_not}
+    jobs = []
+    for case in cases:
+        methods = [m for m in case.methods if settings.methods is None or m in settings.methods]
+        if sherpa_executable() is None and set(methods) & set(SHERPA_METHODS):
+            methods = [m for m in methods if m not in SHERPA_METHODS]
+            skipped.setdefault(case.name, {})["sherpa, sherpa-own"] = f"Sherpa is not installed here ({SETUP_HINT})"
+        for seed in range(settings.seeds):
+            jobs += [(case, seed, m) for m in methods]
+    meta = {
+        "suite": suite.name, "description": suite.description, "command": command,
+        "seeds": settings.seeds, "device": settings.device, **machine(settings.device),
+        "skipped": skipped,
+    }
+    integrands: dict[str, tuple] = {}
+    bar = tqdm(jobs, desc=f"nis bench {suite.name}", unit="run", disable=not progress)
+    for case, seed, method in bar:
+        calls = settings.train_calls or case.train_calls or suite.train_calls
+        eval_calls = settings.eval_calls or suite.eval_calls
+        if (case.name, method, seed, calls, eval_calls, settings.device) in done:
+            continue
+        bar.set_postfix_str(f"{case.name} {method} seed {seed}")
+        if method not in SHERPA_METHODS and case.name not in integrands:
+            integrands.clear()  # one process's matrix elements at a time (Sherpa's can be large)
+            config = from_dict(RunConfig, case.run_config(), f"suite {suite.name} case {case.name}")
+            from nis.integrands import make_integrand
+
+            integrands[case.name] = (config, make_integrand(config.integrand, name=case.name))
+        config, integrand = integrands.get(case.name, (None, None))
+        r = run_method(method, case, config, integrand, calls, eval_calls, seed, settings.device, Path(settings.workdir))
+        row = {**_row(suite, case, method, seed, calls, eval_calls, settings.device, r), "command": command}
+        rows.append(row)
+        bar.write(f"{case.name:22s} {method:16s} seed {seed}: sigma {row['cross_section_pb']:.6g} +- {row['error_pb']:.2g}"
+                  f"  eff {row['efficiency']:.4g}  calls {row['train_calls']:,}+{row['eval_calls']:,}"
+                  f"  {row['train_seconds'] + row['eval_seconds']:.0f} s  [{row['used']}]")
+        write_results(out, stem, meta, rows)
+    write_results(out, stem, meta, rows)
+    return {"meta": meta, "rows": rows}
+
+
+def settings_command(suite: Suite, s: BenchSettings) -> str:
+    """The ``nis bench`` command line that reproduces these settings."""
+    parts = ["nis bench", suite.name, f"--seeds {s.seeds}"]
+    if s.train_calls:
+        parts.append(f"--calls {s.train_calls}")
+    if s.eval_calls:
+        parts.append(f"--eval {s.eval_calls}")
+    if s.methods:
+        parts.append("--methods " + " ".join(s.methods))
+    if s.cases:
+        parts.append("--cases " + " ".join(s.cases))
+    if s.device != "cpu":
+        parts.append(f"--device {s.device}")
+    return " ".join(parts)

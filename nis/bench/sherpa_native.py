@@ -1,0 +1,142 @@
+"""Sherpa's own integrator as a benchmark peer: the ``Sherpa`` executable on the process and cuts of
+a nis config, scored with the same estimators as every other method.
+
+Two runs in one directory, from scratch:
+
+1. ``EVENTS: 0``: Sherpa integrates (Comix, its multi-channel integrator with its own defaults
+   and stopping rule); its phase-space points are the training calls, the wall time the training.
+2. ``EVENT_GENERATION_MODE: Weighted`` with Les Houches output: each event carries its weight and
+   ``trials`` (points tried for it, the ones that failed the cuts have weight 0). A weight ``w``
+   with ``trials = k`` stands for ``k - 1`` zeros followed by ``w``, so the evaluation sample is
+   rebuilt point by point and :func:`nis.events.unweighting_stats` gives the same robust w_max,
+   efficiency and overweight fraction as for nis, VEGAS and MadNIS. Sum of weights over trials
+   reproduces Sherpa's cross section (checked in the tests).
+
+The card: for e+e- the example card ``examples/sherpa/<card>`` (``INTEGRATOR: Default``) with the
+config's couplings and scale (a Sherpa run with its default electroweak inputs differs by 0.5%); for
+``p p`` it is built from the :class:`~nis.processes.hadronic.HadronicConfig` (beams, PDF set,
+fixed scale, couplings, a particle container with exactly the config's flavours, the lepton cuts
+as selectors, anti-kT R = Delta R_min jets for the parton cuts).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from nis.bench.peers import PeerResult
+from nis.bridge.sherpa_run import run_sherpa
+from nis.bench.suites import EXAMPLES
+
+__all__ = ["native_card", "run_native_sherpa", "lhe_weights"]
+
+EVENT = re.compile(r"<event trials='(\d+)'[^>]*>\s*\n\s*\S+\s+\S+\s+(\S+)")
+LEPTON_PDG = {"e-": 11, "e+": -11, "mu-": 13, "mu+": -13, "ve": 12, "ve~": -12, "vm": 14, "vm~": -14}
+JETS = 93  # Sherpa's particle-container number, redefined below with the config's flavours
+
+
+def native_card(config: dict, sherpa_card: str) -> dict:
+    """Sherpa run card for the nis config mapping ``config`` (``load_config`` input)."""
+    if sherpa_card == "hadronic":
+        return _hadronic_card(config["integrand"])
+    from nis.bridge.sherpa import settings_from_parameters
+
+    spec = config["integrand"]
+    card = yaml.safe_load((EXAMPLES / "sherpa" / sherpa_card).read_text())
+    card.pop("NIS", None)
+    card["INTEGRATOR"] = "Default"
+    card.update(settings_from_parameters(spec.get("parameters", {})))  # nis' couplings, not Sherpa's defaults
+    card["SCALES"] = f"VAR{{sqr({float(spec['scale'])!r})}}"
+    return card
+
+
+def _hadronic_card(spec: dict) -> dict:
+    from nis.bridge.sherpa import settings_from_parameters
+    from nis.processes.hadronic import PDG, HadronicConfig
+
+    cfg = HadronicConfig.from_mapping(spec)
+    if isinstance(cfg.scale, str):
+        raise ValueError(f"native Sherpa runs take a fixed scale here; the config has scale: {cfg.scale}")
+    flavours = [s * PDG[q] for q in cfg.flavours for s in (1, -1)] + [21]
+    leptons = [LEPTON_PDG[x] for x in cfg.leptons]
+    selectors = []
+    if leptons:
+        selectors.append(["Mass", leptons[0], leptons[1], *cfg.mass_window])
+    for pdg in leptons:
+        if abs(pdg) in (12, 14):
+            continue
+        if "pt_min" in cfg.cuts:
+            selectors.append(["PT", pdg, cfg.cuts["pt_min"], cfg.sqrt_s])
+        if "rapidity_max" in cfg.cuts:
+            selectors.append(["Eta", pdg, -cfg.cuts["rapidity_max"], cfg.cuts["rapidity_max"]])
+    if cfg.n_jets:
+        jc = cfg.jet_cuts
+        finder = {"Algorithm": "antikt", "N": cfg.n_jets, "PTMin": jc.get("pt_min", 0.0), "DR": jc.get("delta_r_min", 0.4)}
+        if "rapidity_max" in jc:
+            finder["EtaMax"] = jc["rapidity_max"]
+        selectors.append({"FastjetFinder": finder})
+    settings = settings_from_parameters(cfg.parameters)
+    settings["SCALES"] = f"VAR{{sqr({float(cfg.scale)!r})}}"
+    process = " ".join(["93 93 ->", *map(str, leptons), *["93"] * cfg.n_jets])
+    return {
+        "BEAMS": 2212, "BEAM_ENERGIES": cfg.sqrt_s / 2, "PDF_SET": cfg.pdf, "ME_GENERATORS": ["Comix"],
+        "SHOWER_GENERATOR": "None", "FRAGMENTATION": "None", "MI_HANDLER": "None", "BEAM_REMNANTS": False,
+        "ME_QED": {"ENABLED": False}, **settings,
+        "PARTICLE_CONTAINERS": {JETS: {"Name": "j", "Flavours": flavours}},
+        "PROCESSES": [{process: {"Order": {"QCD": cfg.n_jets, "EW": len(leptons)}}}],
+        "SELECTORS": selectors,
+    }
+
+
+def lhe_weights(path: str | Path) -> np.ndarray:
+    """Point-by-point weights of a weighted Sherpa Les Houches file (zeros for failed trials)."""
+    text = Path(path).read_text()
+    found = EVENT.findall(text)
+    if not found:
+        raise ValueError(f"{path}: no <event trials='...'> records (was it written in weighted mode?)")
+    trials = np.array([int(t) for t, _ in found])
+    weights = np.array([float(w) for _, w in found])
+    out = np.zeros(int(trials.sum()))
+    out[np.cumsum(trials) - 1] = weights
+    return out
+
+
+def run_native_sherpa(card: dict, workdir: str | Path, eval_calls: int, seed: int, timeout: float = 4 * 3600) -> PeerResult:
+    """Integrate with Sherpa alone, then draw about ``eval_calls`` weighted points (see the module)."""
+    workdir = Path(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)  # from scratch: no earlier Results/ reused
+    card = {**card, "RANDOM_SEED": 4321 + int(seed)}
+    first = run_sherpa({**card, "EVENTS": 0}, workdir, timeout=timeout)
+    if first.returncode != 0 or not first.processes:
+        raise RuntimeError(f"Sherpa's integration failed in {workdir}:\n{first.log[-3000:]}")
+    # events = points that pass the cuts; aim at eval_calls points from Sherpa's own cut efficiency
+    events = max(100, int(eval_calls * _pass_fraction(first.log)))
+    start = time.perf_counter()
+    second = run_sherpa({**card, "EVENTS": events, "EVENT_GENERATION_MODE": "Weighted"}, workdir,
+                        timeout=timeout, lhe="weighted")
+    eval_seconds = time.perf_counter() - start
+    if second.returncode != 0:
+        raise RuntimeError(f"Sherpa's weighted event generation failed in {workdir}:\n{second.log[-3000:]}")
+    w = lhe_weights(workdir / "weighted.lhe")
+    return PeerResult.from_weights(
+        "sherpa", w, train_calls=first.integration_points, eval_calls=w.size, train_seconds=first.wall_seconds,
+        eval_seconds=eval_seconds,
+        extra={"sherpa_xs_pb": first.xs, "sherpa_error_pb": first.error,
+               "sherpa_efficiency": first.processes[0].efficiency,
+               "sherpa_efficiency_reduced": first.processes[0].efficiency_reduced, "events": events},
+    )
+
+
+def _pass_fraction(log: str) -> float:
+    """Share of Sherpa's integration points with a non-zero weight, from its last progress line
+    ("... ( n_points -> pass % )"); 1 when the log does not say."""
+    found = re.findall(r"\( \d+ -> (\S+) % \)", log)
+    try:
+        return min(1.0, max(1e-3, float(found[-1]) / 100))
+    except (IndexError, ValueError):
+        return 1.0

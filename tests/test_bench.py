@@ -1,0 +1,159 @@
+"""The benchmark suite (nis bench): its suites stay valid, native Sherpa is scored like every other
+method, the smoke suite runs end to end (so the suite cannot rot) and repeats itself exactly."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nis.bench.report import summarise
+from nis.bench.run import TIMING_KEYS
+from nis.bench.sherpa_native import lhe_weights, native_card
+from nis.bench.suites import METHODS, SHERPA_METHODS, SUITES, get_suite
+from nis.bridge.sherpa_install import sherpa_executable
+from nis.cli import main
+from nis.config import RunConfig, from_dict
+
+HAVE_SHERPA = sherpa_executable() is not None
+
+
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_every_case_of_every_suite_is_a_valid_run_config(suite):
+    """Each case's config (example plus changes) passes the config checks; its methods exist, and a
+    Sherpa method only where the case says how Sherpa runs it."""
+    s = get_suite(suite)
+    assert s.cases and s.train_calls > 0 and s.eval_calls > 1 and s.seeds >= 3
+    for case in s.cases:
+        from_dict(RunConfig, case.run_config(), case.name)
+        assert set(case.methods) <= set(METHODS)
+        assert case.sherpa_card or not set(case.methods) & set(SHERPA_METHODS)
+
+
+def test_unknown_suite_is_named_with_the_choices():
+    with pytest.raises(KeyError, match="smoke, ee-jets"):
+        get_suite("ee-jet")
+
+
+def test_suites_cover_the_multiplicities():
+    jets = {name: sorted({c.jets for c in s.cases}) for name, s in SUITES.items()}
+    assert jets["ee-jets"] == [2, 3, 4, 5]
+    assert jets["gg-gluons"] == [2, 3, 4]
+    assert jets["w-jets"] == jets["z-jets"] == [0, 1, 2, 3]
+
+
+def test_lhe_weights_put_back_the_failed_trials(tmp_path):
+    """An event with trials = k stands for k - 1 zero-weight points before it."""
+    event = "<event trials='{}' muf2='1'>\n 4 1 {} 91.2 -1 0.118\n 11 -1 0 0 0 0 0 0 45 45 0 0 9\n</event>\n"
+    text = "<LesHouchesEvents>\n" + "".join(event.format(k, w) for k, w in [(3, 2.5), (1, 1e-3), (2, 7.0)])
+    (tmp_path / "w.lhe").write_text(text + "</LesHouchesEvents>\n")
+    np.testing.assert_array_equal(lhe_weights(tmp_path / "w.lhe"), [0, 0, 2.5, 1e-3, 0, 7.0])
+    (tmp_path / "u.lhe").write_text("<LesHouchesEvents>\n<event>\n</event>\n</LesHouchesEvents>\n")
+    with pytest.raises(ValueError, match="weighted mode"):
+        lhe_weights(tmp_path / "u.lhe")
+
+
+def test_native_sherpa_card_has_the_configs_process_and_cuts():
+    w2 = next(c for c in get_suite("w-jets").cases if c.jets == 2)
+    card = native_card(w2.run_config(), w2.sherpa_card)
+    (process,) = card["PROCESSES"]
+    assert process == {"93 93 -> -11 12 93 93": {"Order": {"QCD": 2, "EW": 2}}}
+    assert ["PT", -11, 20, 13000.0] in card["SELECTORS"] and ["Eta", -11, -2.5, 2.5] in card["SELECTORS"]
+    finder = next(s["FastjetFinder"] for s in card["SELECTORS"] if isinstance(s, dict))
+    assert finder == {"Algorithm": "antikt", "N": 2, "PTMin": 20, "DR": 0.4, "EtaMax": 6}
+    assert set(card["PARTICLE_CONTAINERS"][93]["Flavours"]) == {1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 21}
+    assert card["SCALES"] == "VAR{sqr(91.1876)}" and card["PDF_SET"] == "NNPDF31_nnlo_as_0118_mc"
+    z0 = next(c for c in get_suite("z-jets").cases if c.jets == 0)
+    card = native_card(z0.run_config(), z0.sherpa_card)
+    assert list(card["PROCESSES"][0]) == ["93 93 -> -13 13"]
+    assert ["Mass", -13, 13, 66, 116] in card["SELECTORS"]
+    assert not any(isinstance(s, dict) for s in card["SELECTORS"])  # no jets, no jet finder
+    ee = get_suite("ee-jets").cases[1]
+    card = native_card(ee.run_config(), ee.sherpa_card)
+    assert card["INTEGRATOR"] == "Default" and "NIS" not in card and card["SIN2THETAW"] == 0.2229
+
+
+def _row(case, method, seed, eff, jets=3):
+    return {"case": case, "jets": jets, "method": method, "seed": seed, "efficiency": eff, "cross_section_pb": 1.0,
+            "error_pb": 0.01, "rel_error": 0.01, "rel_std": 1.0, "overweight_fraction": 0.0, "train_calls": 10,
+            "eval_calls": 10, "calls_to_events": 1.0, "seconds_to_events": 1.0, "train_seconds": 1.0, "used": method}
+
+
+def test_summary_takes_medians_over_seeds_and_gains_as_their_ratio():
+    rows = [_row("a", "vegas", s, e) for s, e in enumerate([0.1, 0.2, 0.4])]
+    rows += [_row("a", "nis", s, e) for s, e in enumerate([0.9, 0.6, 0.3])]
+    rows += [_row("b", "nis", 0, 0.5, jets=4)]
+    by = {(s["case"], s["method"]): s for s in summarise(rows)}
+    nis = by[("a", "nis")]
+    assert nis["efficiency"] == 0.6 and (nis["efficiency_min"], nis["efficiency_max"]) == (0.3, 0.9)
+    assert nis["gain_vs_vegas"] == pytest.approx(3.0) and by[("a", "vegas")]["gain_vs_vegas"] == 1.0
+    assert nis["gain_vs_sherpa"] is None and by[("b", "nis")]["gain_vs_vegas"] is None  # no baseline run
+    assert [s["method"] for s in summarise(rows)][:2] == ["vegas", "nis"]  # table order
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bench", "ee-jet"], "no benchmark suite 'ee-jet'"),
+        (["bench", "smoke", "--methods", "nis", "vegs"], "unknown method(s) ['vegs']"),
+        (["bench", "smoke", "--cases", "ee_9jets"], "has no case ['ee_9jets']"),
+        (["bench"], "needs a suite name"),
+    ],
+)
+def test_bad_bench_input_gets_a_clear_error(argv, message, capsys, tmp_path):
+    assert main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bench_on_cuda_without_a_gpu_is_refused(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["bench", "smoke", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_bench_list_names_every_suite(capsys):
+    assert main(["bench", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in SUITES)
+
+
+def test_smoke_suite_runs_every_method_unbiased_and_repeats_exactly(tmp_path, one_thread):
+    """`nis bench smoke`: every method on e+e- -> 3 jets, three seeds; the JSON, the table and both
+    plots are written; every method's cross section agrees with the others' (each is unbiased);
+    Sherpa's weights rebuilt from its weighted events reproduce its own cross section; a second run
+    of seed 0 gives the same numbers (timings aside)."""
+    out = tmp_path / "results"
+    assert main(["bench", "smoke", "--out", str(out), "--name", "a", "--quiet", "--workdir", str(tmp_path / "w")]) == 0
+    for suffix in (".json", ".md", "-efficiency.png", "-gain.png"):
+        assert (out / f"a{suffix}").stat().st_size > 0
+    record = json.loads((out / "a.json").read_text())
+    rows = record["rows"]
+    methods = [m for m in get_suite("smoke").cases[0].methods if HAVE_SHERPA or m not in SHERPA_METHODS]
+    assert sorted((r["method"], r["seed"]) for r in rows) == sorted((m, s) for m in methods for s in range(3))
+    xs = np.array([r["cross_section_pb"] for r in rows])
+    err = np.array([r["error_pb"] for r in rows])
+    mean = np.sum(xs / err**2) / np.sum(1 / err**2)
+    assert np.all(np.abs(xs - mean) < 5 * err), list(zip(xs, err))
+    assert abs(mean - 11826) < 0.02 * 11826  # sigma(e+e- -> 3 jets), 2e6-point nis run (results/processes-*)
+    for r in rows:
+        assert 0 < r["efficiency"] <= 1 and r["train_calls"] > 0 and r["eval_calls"] >= 5_000
+        assert r["calls_to_events"] == pytest.approx(r["train_calls"] + 1e5 / r["efficiency"])
+        if r["method"] == "sherpa":
+            assert r["train_calls"] <= 6_000  # stopped at the suite's budget
+        if r["method"] in SHERPA_METHODS:
+            x = r["extra"]
+            assert abs(r["cross_section_pb"] - x["sherpa_xs_pb"]) < 5 * math.hypot(r["error_pb"], x["sherpa_error_pb"])
+    table = (out / "a.md").read_text()
+    assert "| ee_3jets | 3 | nis |" in table and "Medians over 3 seeds" in table
+
+    again = ["--seeds", "1", "--methods", "vegas", "nis", "madnis"] + (["sherpa"] if HAVE_SHERPA else [])
+    assert main(["bench", "smoke", "--out", str(out), "--name", "b", "--quiet", "--workdir", str(tmp_path / "w2")] + again) == 0
+    second = json.loads((out / "b.json").read_text())["rows"]
+    assert second
+    first = {r["method"]: r for r in rows if r["seed"] == 0}
+    for r in second:
+        same = {k: v for k, v in first[r["method"]].items() if k not in TIMING_KEYS + ("command",)}
+        assert {k: v for k, v in r.items() if k not in TIMING_KEYS + ("command",)} == same, r["method"]
