@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import cpu_model  # noqa: E402
+from nis.bench.report import cpu_model  # noqa: E402
 
 from nis.bridge import BridgeError, MatrixElement, example_library  # noqa: E402
 

@@ -30,8 +30,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import cpu_model, write_report  # noqa: E402
+from report import write_report  # noqa: E402
 
+from nis.bench.report import cpu_model  # noqa: E402
 from nis.pdf import load_pdf  # noqa: E402
 
 SET = "NNPDF31_nnlo_as_0118_mc"

@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import run_madnis, run_vegas  # noqa: E402
 from report import budget_meta, write_report  # noqa: E402
 
+from nis.bench.peers import run_madnis, run_vegas  # noqa: E402
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
 from nis.integrator import Integrator  # noqa: E402
 from nis.testfunctions import make_test_function  # noqa: E402

@@ -4,6 +4,10 @@
 integrates what CONFIG describes, shows a progress bar while it trains, prints a summary and
 writes the result keys of DESIGN.md to ``--json``. Exit codes: 0 done, 1 the integrand failed,
 2 bad input (config, options), 130 interrupted (the last good checkpoint is kept).
+
+``nis bench SUITE [--seeds N] [--calls N] [--eval N] [--methods ...] [--cases ...] [--device D]``
+runs a benchmark suite (:mod:`nis.bench`: smoke, ee-jets, gg-gluons, w-jets, z-jets) and writes
+``benchmarks/results/<suite>-<date>.{json,md}`` and its plots; ``nis bench --list`` names them.
 """
 
 from __future__ import annotations
@@ -45,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+    b = sub.add_parser("bench", help="run a benchmark suite: every method at the same budget and seeds")
+    b.add_argument("suite", nargs="?", help="suite name (see --list)")
+    b.add_argument("--list", action="store_true", help="name the suites, their cases and budgets")
+    b.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 per method and case (default 3)")
+    b.add_argument("--calls", type=_positive_int, help="training budget in matrix-element calls (default: the suite's)")
+    b.add_argument("--eval", type=_positive_int, help="fresh evaluation points per run (default: the suite's)")
+    b.add_argument("--methods", nargs="+", help="only these methods (vegas nis nis-fixed-alpha madnis sherpa)")
+    b.add_argument("--cases", nargs="+", help="only these cases of the suite")
+    b.add_argument("--device", default="cpu", help="torch device for nis and MadNIS (default cpu)")
+    b.add_argument("--out", default="benchmarks/results", help="results directory (default benchmarks/results)")
+    b.add_argument("--name", help="file stem of the results (default <suite>-<YYYY-MM-DD>)")
+    b.add_argument("--workdir", default="/tmp/nis-bench", help="scratch directory of the native Sherpa runs")
+    b.add_argument("--resume", action="store_true", help="keep the runs already in the results file, do the rest")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -177,7 +196,51 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "integrate":
         return integrate(args)
+    if args.command == "bench":
+        return bench(args)
     return 2
+
+
+def bench(args) -> int:
+    import datetime
+
+    from nis.bench.run import BenchSettings, run_suite
+    from nis.bench.suites import METHODS, SUITES, get_suite
+
+    if args.list or not args.suite:
+        for suite in SUITES.values():
+            print(f"{suite.name:10s} {suite.description}")
+            print(f"{'':10s} {suite.train_calls:,} training + {suite.eval_calls:,} evaluation calls; cases:"
+                  f" {', '.join(c.name for c in suite.cases)}")
+        return 0 if args.list else _fail("nis bench needs a suite name (see nis bench --list)")
+    try:
+        suite = get_suite(args.suite)
+    except KeyError as exc:
+        return _fail(exc.args[0])
+    unknown = sorted(set(args.methods or ()) - set(METHODS))
+    if unknown:
+        return _fail(f"unknown method(s) {unknown}; the methods are: {', '.join(METHODS)}")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return _fail(f"--device {args.device}: torch sees no CUDA device here ({torch.__version__})")
+    settings = BenchSettings(
+        seeds=args.seeds, train_calls=args.calls, eval_calls=args.eval,
+        methods=tuple(args.methods) if args.methods else None, cases=tuple(args.cases) if args.cases else None,
+        device=args.device, workdir=Path(args.workdir), resume=args.resume,
+    )
+    stem = args.name or f"{suite.name}-{datetime.date.today().isoformat()}"
+    try:
+        run_suite(suite, settings, Path(args.out), stem, progress=not args.quiet)
+    except KeyError as exc:
+        return _fail(exc.args[0])
+    except KeyboardInterrupt:
+        print(f"\nnis: interrupted; the runs done so far are in {Path(args.out) / stem}.json (--resume continues)",
+              file=sys.stderr)
+        return 130
+    print(f"nis bench {suite.name}: results in {Path(args.out) / stem}.{{json,md}} and the plots beside them")
+    return 0
 
 
 if __name__ == "__main__":
