@@ -145,7 +145,16 @@ class ProcessIntegrand(Integrand):
             value[idx] = self.norm * me * w[idx]
         g = self.channels.densities(p)
         prior = g / g.sum(dim=1, keepdim=True)
-        return IntegrandBatch(value=value, features=self.features(p), prior=prior if self.n_channels > 1 else None)
+        features = self.features(p)
+        # A cube point on an edge (a coordinate exactly 0 or 1, which float32 flows do produce)
+        # can map to degenerate momenta: value 0, but features and channel densities 0/0. Such a
+        # point carries no cross section; give it finite features and this channel's own prior.
+        degenerate = ~(torch.isfinite(features).all(dim=1) & torch.isfinite(prior).all(dim=1))
+        features = torch.where(degenerate[:, None], 0.0, features)
+        own = torch.nn.functional.one_hot(torch.tensor(channel, device=u.device), self.n_channels).to(prior)
+        prior = torch.where(degenerate[:, None], own, prior)
+        value = torch.where(degenerate, 0.0, value)
+        return IntegrandBatch(value=value, features=features, prior=prior if self.n_channels > 1 else None)
 
     # -- events -----------------------------------------------------------------------------
     def momenta(self, u: Tensor, channel: Tensor) -> Tensor:
