@@ -143,6 +143,11 @@ def test_smoke_suite_runs_every_method_unbiased_and_repeats_exactly(tmp_path, on
         assert r["calls_to_events"] == pytest.approx(r["train_calls"] + 1e5 / r["efficiency"])
         if r["method"] == "sherpa":
             assert r["train_calls"] <= 6_000  # stopped at the suite's budget
+        if r["method"] in ("vegas", "nis", "nis-fixed-alpha"):
+            for stage, total in (("train", r["train_seconds"]), ("eval", r["eval_seconds"])):
+                split = r["time_split"][stage]
+                assert min(split.values()) >= 0 and sum(split.values()) == pytest.approx(total)
+                assert split["matrix_elements"] > 0
         if r["method"] in SHERPA_METHODS:
             x = r["extra"]
             assert abs(r["cross_section_pb"] - x["sherpa_xs_pb"]) < 5 * math.hypot(r["error_pb"], x["sherpa_error_pb"])

@@ -117,6 +117,7 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
             f" | {_fmt(s['rel_error'], '.2e')} | {_fmt(s['overweight_fraction'], '.1e')}"
             f" | {_fmt(s['calls_to_events'], '.3g')} | {_fmt(s['seconds_to_events'], '.3g')} | {s['used']} |"
         )
+    lines += _time_split(rows)
     lines += ["", "Methods:", ""]
     present = dict.fromkeys(r["method"] for r in rows)
     lines += [f"- `{m}`: {METHOD_NOTES[m]}" for m in METHODS if m in present]
@@ -126,6 +127,24 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
             lines += [f"- {case}, `{m}`: {reason}" for m, reason in why.items()]
     lines += ["", f"Plots: `{stem}-efficiency.png`, `{stem}-gain.png`; every run in `{stem}.json`.", ""]
     return "\n".join(lines)
+
+
+def _time_split(rows: list[dict]) -> list[str]:
+    """Where nis' wall time goes, per case (medians over seeds): matrix elements, the rest of the
+    integrand (phase space, cuts, channel densities) and sampler plus training, for the training
+    and for the evaluation."""
+    nis_rows = [r for r in rows if r["method"] == "nis" and (r.get("time_split") or {}).get("eval")]
+    if not nis_rows:
+        return []
+    parts = ("matrix_elements", "phase_space", "sampler_and_training")
+    lines = ["", "Where nis' time goes (seconds, medians over seeds; matrix elements include PDFs for p p):", "",
+             "| process | training: ME | phase space | flows + training | evaluation: ME | phase space | flows |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for case in dict.fromkeys(r["case"] for r in nis_rows):
+        rs = [r for r in nis_rows if r["case"] == case]
+        cells = [_fmt(_median([r["time_split"][stage][p] for r in rs]), ".3g") for stage in ("train", "eval") for p in parts]
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _label(case: str, method: str) -> str:

@@ -30,7 +30,7 @@ from nis.config import IntegrationConfig, RunConfig, TrainingConfig, from_dict
 __all__ = ["BenchSettings", "run_suite", "run_method"]
 
 EVENTS = 100_000  # unweighted events the cost columns are quoted for
-TIMING_KEYS = ("train_seconds", "eval_seconds", "seconds_to_events")  # differ between identical runs
+TIMING_KEYS = ("train_seconds", "eval_seconds", "seconds_to_events", "time_split")  # differ between identical runs
 
 
 @dataclass
@@ -45,7 +45,8 @@ class BenchSettings:
     resume: bool = False
 
 
-def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str) -> PeerResult:
+def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str,
+             clocks: dict | None = None) -> PeerResult:
     """nis (flows + alpha_i(x)), nis with fixed prior channel weights, or VEGAS alone through the same
     integrator; the whole training budget ``calls`` includes the flow-against-VEGAS validation."""
     from nis.integrator import Integrator
@@ -62,26 +63,89 @@ def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: 
     integ = Integrator(integrand, config.flow, training, integration, seed=seed, device=device)
     chosen, reason, _ = integ.prepare()
     train_calls, train_seconds = integ.n_calls, time.perf_counter() - start
+    split = {"train": _split(clocks, train_seconds)} if clocks else {}
+    for clock in (clocks or {}).values():
+        clock.seconds = 0.0
     start = time.perf_counter()
     estimate, stats = integ.integrate(chosen)
     if integ.device.type == "cuda":
         torch.cuda.synchronize(integ.device)
+    eval_seconds = time.perf_counter() - start
+    if clocks:
+        split["eval"] = _split(clocks, eval_seconds)
     return PeerResult(
         peer=method, integral=estimate.integral, error=estimate.error, rel_std_per_point=stats.relative_std,
         unweighting_efficiency=stats.efficiency, overweight_fraction=stats.overweight_fraction,
         train_calls=train_calls, eval_calls=integ.n_calls - train_calls, train_seconds=train_seconds,
-        eval_seconds=time.perf_counter() - start, weights=None,
-        extra={"used": chosen if method != "vegas" else "vegas", "fallback_reason": reason if method != "vegas" else None},
+        eval_seconds=eval_seconds, weights=None,
+        extra={"used": chosen if method != "vegas" else "vegas", "fallback_reason": reason if method != "vegas" else None,
+               "time_split": split},
     )
+
+
+class _Clock:
+    """Wraps a callable and adds up the seconds spent in it (synchronised on CUDA)."""
+
+    def __init__(self, fn, device: str):
+        self.fn, self.seconds = fn, 0.0
+        self.cuda = torch.device(device).type == "cuda"
+
+    def __call__(self, *args, **kwargs):
+        if self.cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = self.fn(*args, **kwargs)
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+#: the integrand's own method that computes matrix elements (with PDFs for p p), timed apart
+ME_METHODS = ("matrix_elements", "_cross_section")
+
+
+def _timed(integrand, device: str) -> dict[str, _Clock]:
+    """Clocks on the integrand's ``evaluate`` and its matrix-element method (instance attributes
+    that shadow the methods; :func:`_untimed` removes them)."""
+    clocks = {"integrand": _Clock(integrand.evaluate, device)}
+    integrand.evaluate = clocks["integrand"]
+    for name in ME_METHODS:
+        if hasattr(type(integrand), name):
+            clocks["matrix_elements"] = _Clock(getattr(integrand, name), device)
+            setattr(integrand, name, clocks["matrix_elements"])
+    return clocks
+
+
+def _untimed(integrand) -> None:
+    for name in ("evaluate",) + ME_METHODS:
+        integrand.__dict__.pop(name, None)
+
+
+def _split(clocks: dict, total: float) -> dict:
+    """Seconds in matrix elements, in the rest of the integrand (phase space, cuts, channel
+    densities) and outside the integrand (sampling, flows, VEGAS, training)."""
+    me = clocks["matrix_elements"].seconds if "matrix_elements" in clocks else 0.0
+    integrand = clocks["integrand"].seconds
+    return {"matrix_elements": me, "phase_space": integrand - me, "sampler_and_training": total - integrand}
 
 
 def run_method(method: str, case: Case, config: RunConfig, integrand, calls: int, eval_calls: int, seed: int,
                device: str, workdir: Path) -> PeerResult:
-    """One method on one case and seed."""
-    if method in ("vegas", "nis", "nis-fixed-alpha"):
-        return _nis_run(config, integrand, method, calls, eval_calls, seed, device)
-    if method == "madnis":
-        return run_madnis(integrand, integrand.dims, calls, eval_calls, seed, device=device)
+    """One method on one case and seed; for all but Sherpa, ``extra["time_split"]`` says where the
+    training and the evaluation spent their time."""
+    if method in ("vegas", "nis", "nis-fixed-alpha", "madnis"):
+        clocks = _timed(integrand, device)
+        try:
+            if method == "madnis":
+                r = run_madnis(integrand, integrand.dims, calls, eval_calls, seed, device=device)
+            else:
+                r = _nis_run(config, integrand, method, calls, eval_calls, seed, device, clocks)
+        finally:
+            _untimed(integrand)
+        if "train" not in r.extra.get("time_split", {}):  # madnis: the whole run in one
+            r.extra["time_split"] = {"all": _split(clocks, r.train_seconds + r.eval_seconds)}
+        return r
     if method in SHERPA_METHODS:
         from nis.bench.sherpa_native import native_card, run_native_sherpa
 
@@ -106,7 +170,8 @@ def _row(suite: Suite, case: Case, method: str, seed: int, calls: int, eval_call
         "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
         "calls_to_events": r.train_calls + needed, "seconds_to_events": r.train_seconds + needed * per_point,
         "used": r.extra.get("used", method), "fallback_reason": r.extra.get("fallback_reason"),
-        "extra": {k: v for k, v in r.extra.items() if k not in ("used", "fallback_reason")},
+        "time_split": r.extra.get("time_split"),
+        "extra": {k: v for k, v in r.extra.items() if k not in ("used", "fallback_reason", "time_split")},
     }
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from nis.bench.peers import PeerResult
-from nis.bridge.sherpa_run import run_sherpa
+from nis.bridge.sherpa_run import PROGRESS, run_sherpa
 from nis.bench.suites import EXAMPLES
 
 __all__ = ["native_card", "run_native_sherpa", "lhe_weights"]
@@ -114,15 +114,16 @@ def run_native_sherpa(card: dict, workdir: str | Path, eval_calls: int, seed: in
     first = run_sherpa({**card, "EVENTS": 0}, workdir, timeout=timeout)
     if first.returncode != 0 or not first.processes:
         raise RuntimeError(f"Sherpa's integration failed in {workdir}:\n{first.log[-3000:]}")
-    # events = points that pass the cuts; aim at eval_calls points from Sherpa's own cut efficiency
-    events = max(100, int(eval_calls * _pass_fraction(first.log)))
+    # events = points with a non-zero weight: aim a little above eval_calls points, then cut the
+    # sequence of points at eval_calls (a prefix of independent points is a sample of its own)
+    events = max(100, int(1.3 * eval_calls * _pass_fraction(first.log)))
     start = time.perf_counter()
     second = run_sherpa({**card, "EVENTS": events, "EVENT_GENERATION_MODE": "Weighted"}, workdir,
                         timeout=timeout, lhe="weighted")
     eval_seconds = time.perf_counter() - start
     if second.returncode != 0:
         raise RuntimeError(f"Sherpa's weighted event generation failed in {workdir}:\n{second.log[-3000:]}")
-    w = lhe_weights(workdir / "weighted.lhe")
+    w = lhe_weights(workdir / "weighted.lhe")[:eval_calls]
     return PeerResult.from_weights(
         "sherpa", w, train_calls=first.integration_points, eval_calls=w.size, train_seconds=first.wall_seconds,
         eval_seconds=eval_seconds,
@@ -134,9 +135,8 @@ def run_native_sherpa(card: dict, workdir: str | Path, eval_calls: int, seed: in
 
 def _pass_fraction(log: str) -> float:
     """Share of Sherpa's integration points with a non-zero weight, from its last progress line
-    ("... ( n_points -> pass % )"); 1 when the log does not say."""
-    found = re.findall(r"\( \d+ -> (\S+) % \)", log)
-    try:
-        return min(1.0, max(1e-3, float(found[-1]) / 100))
-    except (IndexError, ValueError):
+    ("... n_nonzero ( n_points -> ... )"); 1 when the log does not say."""
+    found = PROGRESS.findall(log)
+    if not found or int(found[-1][1]) == 0:
         return 1.0
+    return min(1.0, max(1e-3, int(found[-1][0]) / int(found[-1][1])))

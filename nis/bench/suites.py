@@ -26,7 +26,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 METHODS = ("vegas", "nis", "nis-fixed-alpha", "madnis", "sherpa", "sherpa-own")
 METHOD_NOTES = {
     "vegas": "VEGAS alone on nis' channels (one grid per channel, prior channel weights), whole budget adapting",
-    "nis": "nis: a flow per channel and learned channel weights alpha_i(x) (VEGAS fallback where it loses)",
+    "nis": "a flow per channel and learned channel weights alpha_i(x), with its VEGAS fallback where the flow loses",
     "nis-fixed-alpha": "nis with the prior channel weights kept fixed (train_alpha: false)",
     "madnis": "madnis 1.0.0 on the same channels, prior and budget (its defaults, float64)",
     "sherpa": "the Sherpa executable alone (Comix, its own multi-channel integrator) on the same process and cuts,"
