@@ -57,20 +57,22 @@ def test_native_sherpa_card_has_the_configs_process_and_cuts():
     w2 = next(c for c in get_suite("w-jets").cases if c.jets == 2)
     card = native_card(w2.run_config(), w2.sherpa_card)
     (process,) = card["PROCESSES"]
-    assert process == {"93 93 -> -11 12 93 93": {"Order": {"QCD": 2, "EW": 2}}}
+    assert process == {"901 901 -> -11 12 901 901": {"Order": {"QCD": 2, "EW": 2}}}
     assert ["PT", -11, 20, 13000.0] in card["SELECTORS"] and ["Eta", -11, -2.5, 2.5] in card["SELECTORS"]
     finder = next(s["FastjetFinder"] for s in card["SELECTORS"] if isinstance(s, dict))
     assert finder == {"Algorithm": "antikt", "N": 2, "PTMin": 20, "DR": 0.4, "EtaMax": 6}
-    assert set(card["PARTICLE_CONTAINERS"][93]["Flavours"]) == {1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 21}
+    assert set(card["PARTICLE_CONTAINERS"][901]["Flavours"]) == {1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 21}
     assert card["SCALES"] == "VAR{sqr(91.1876)}" and card["PDF_SET"] == "NNPDF31_nnlo_as_0118_mc"
     z0 = next(c for c in get_suite("z-jets").cases if c.jets == 0)
     card = native_card(z0.run_config(), z0.sherpa_card)
-    assert list(card["PROCESSES"][0]) == ["93 93 -> -13 13"]
+    assert list(card["PROCESSES"][0]) == ["901 901 -> -13 13"]
     assert ["Mass", -13, 13, 66, 116] in card["SELECTORS"]
     assert not any(isinstance(s, dict) for s in card["SELECTORS"])  # no jets, no jet finder
-    ee = get_suite("ee-jets").cases[1]
+    ee = get_suite("ee-jets").cases[2]  # q q~ g g: no four-quark final states, unlike Sherpa's 93 93 93 93
     card = native_card(ee.run_config(), ee.sherpa_card)
     assert card["INTEGRATOR"] == "Default" and "NIS" not in card and card["SIN2THETAW"] == 0.2229
+    assert card["PROCESSES"] == [{"11 -11 -> 902 902 21 21": {"Order": {"QCD": 2, "EW": 2}}}]
+    assert set(card["PARTICLE_CONTAINERS"][902]["Flavours"]) == {1, -1, 2, -2, 3, -3, 4, -4, 5, -5}
 
 
 def _row(case, method, seed, eff, jets=3):

@@ -1,5 +1,7 @@
 """w_max estimators, the overweight fraction and hit-or-miss unweighting."""
 
+import math
+
 import pytest
 import torch
 
@@ -72,3 +74,23 @@ def test_unweighting_is_unbiased_with_overweights(seed):
     sd = (w_max * float(w.abs().sum())) ** 0.5
     assert abs(estimate - exact) < 5 * sd
     assert 0 < keep.float().mean() <= 1
+
+
+def test_projected_wmax_predicts_the_chunk_maxima_of_a_larger_sample():
+    """Exponential weights: the median of the maxima of 2000-point chunks is ln(2000 / ln 2) = 7.97.
+    Projected from 20k points it comes out there (the 20k sample's own 50 chunks of 400 points say
+    about 6.4), and equal to what 50 chunks of a 1e5 sample give."""
+    from nis.events import wmax_projected
+
+    gen = torch.Generator().manual_seed(5)
+    small = torch.empty(20_000, dtype=torch.float64).exponential_(generator=gen)
+    large = torch.empty(100_000, dtype=torch.float64).exponential_(generator=gen)
+    exact = math.log(2000 / math.log(2))
+    assert float(wmax_projected(small, 2000)) == pytest.approx(exact, rel=0.06)
+    assert float(wmax_median_of_maxima(large, 50)) == pytest.approx(exact, rel=0.06)
+    assert float(wmax_median_of_maxima(small, 50)) < 0.9 * exact  # its own 400-point chunks: about 6.4
+    assert float(wmax_projected(small, 1)) == pytest.approx(math.log(2), rel=0.05)  # the median itself
+    stats = unweighting_stats(small, chunk=2000)
+    assert stats.efficiency == pytest.approx(float(small.mean()) / float(wmax_projected(small, 2000)))
+    with pytest.raises(ValueError, match="chunk"):
+        wmax_projected(small, 0)

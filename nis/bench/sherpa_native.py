@@ -31,13 +31,15 @@ import yaml
 
 from nis.bench.peers import PeerResult
 from nis.bridge.sherpa_run import PROGRESS, run_sherpa
+from nis.processes.hadronic import PDG
 from nis.bench.suites import EXAMPLES
 
 __all__ = ["native_card", "run_native_sherpa", "lhe_weights"]
 
 EVENT = re.compile(r"<event trials='(\d+)'[^>]*>\s*\n\s*\S+\s+\S+\s+(\S+)")
 LEPTON_PDG = {"e-": 11, "e+": -11, "mu-": 13, "mu+": -13, "ve": 12, "ve~": -12, "vm": 14, "vm~": -14}
-JETS = 93  # Sherpa's particle-container number, redefined below with the config's flavours
+JETS = 901  # Sherpa particle containers (new ids: 93 and 94 cannot be redefined) with the config's flavours
+QUARKS = 902
 
 
 def native_card(config: dict, sherpa_card: str) -> dict:
@@ -52,12 +54,21 @@ def native_card(config: dict, sherpa_card: str) -> dict:
     card["INTEGRATOR"] = "Default"
     card.update(settings_from_parameters(spec.get("parameters", {})))  # nis' couplings, not Sherpa's defaults
     card["SCALES"] = f"VAR{{sqr({float(spec['scale'])!r})}}"
+    # exactly nis' partonic final state: "q q~ g g" is not Sherpa's "93 93 93 93", which also has
+    # the four-quark final states (5% of sigma at 4 jets)
+    final = spec["matrix_element"].partition("->")[2].split()
+    if {"q", "q~"} <= set(final) and set(final) <= {"q", "q~", "g"}:
+        quarks = [s * PDG[q] for q in spec.get("flavours", ["d", "u", "s", "c", "b"]) for s in (1, -1)]
+        card["PARTICLE_CONTAINERS"] = {QUARKS: {"Name": "Q", "Flavours": quarks}}
+        initial = next(iter(card["PROCESSES"][0])).partition("->")[0].split()  # the card's beams' order
+        process = " ".join([*initial, "->", str(QUARKS), str(QUARKS), *["21"] * final.count("g")])
+        card["PROCESSES"] = [{process: {"Order": {"QCD": final.count("g"), "EW": 2}}}]
     return card
 
 
 def _hadronic_card(spec: dict) -> dict:
     from nis.bridge.sherpa import settings_from_parameters
-    from nis.processes.hadronic import PDG, HadronicConfig
+    from nis.processes.hadronic import HadronicConfig
 
     cfg = HadronicConfig.from_mapping(spec)
     if isinstance(cfg.scale, str):
@@ -82,7 +93,7 @@ def _hadronic_card(spec: dict) -> dict:
         selectors.append({"FastjetFinder": finder})
     settings = settings_from_parameters(cfg.parameters)
     settings["SCALES"] = f"VAR{{sqr({float(cfg.scale)!r})}}"
-    process = " ".join(["93 93 ->", *map(str, leptons), *["93"] * cfg.n_jets])
+    process = " ".join([f"{JETS} {JETS} ->", *map(str, leptons), *[str(JETS)] * cfg.n_jets])
     return {
         "BEAMS": 2212, "BEAM_ENERGIES": cfg.sqrt_s / 2, "PDF_SET": cfg.pdf, "ME_GENERATORS": ["Comix"],
         "SHOWER_GENERATOR": "None", "FRAGMENTATION": "None", "MI_HANDLER": "None", "BEAM_REMNANTS": False,

@@ -5,6 +5,7 @@ from nis.events.unweighting import (
     overweight_fraction,
     unweighting_stats,
     wmax_median_of_maxima,
+    wmax_projected,
     wmax_quantile,
 )
 
@@ -13,5 +14,6 @@ __all__ = [
     "overweight_fraction",
     "unweighting_stats",
     "wmax_median_of_maxima",
+    "wmax_projected",
     "wmax_quantile",
 ]

@@ -382,11 +382,15 @@ class Integrator:
 
     # -- stage 3: validation -------------------------------------------------------------
     def figures(self, use_flow: bool, n: int) -> tuple[UnweightingStats, float, torch.Tensor]:
-        """Stats, relative error per sqrt(point) and per-channel sigma of ``n`` fresh points."""
+        """Stats, relative error per sqrt(point) and per-channel sigma of ``n`` fresh points. The
+        median-of-maxima efficiency is projected to the integration's chunks (``calls /
+        wmax_chunks`` points, :func:`~nis.events.unweighting.wmax_projected`), so a small validation
+        sample ranks samplers as the integration sample will."""
         s = self.weighted_sample(n, use_flow)
         integral, var = s.integral_and_variance()
         _, stds = s.channel_moments()
-        stats = unweighting_stats(s.event_weights(), self.integration.wmax_chunks, self.integration.overweight_eps)
+        chunk = max(1, self.integration.calls // self.integration.wmax_chunks)
+        stats = unweighting_stats(s.event_weights(), self.integration.wmax_chunks, self.integration.overweight_eps, chunk)
         rel = math.sqrt(float(var) * s.n) / abs(float(integral)) if float(integral) else float("inf")
         return stats, rel, stds
 
