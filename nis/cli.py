@@ -7,7 +7,8 @@ writes the result keys of DESIGN.md to ``--json``. Exit codes: 0 done, 1 the int
 
 ``nis bench SUITE [--seeds N] [--calls N] [--eval N] [--methods ...] [--cases ...] [--device D]``
 runs a benchmark suite (:mod:`nis.bench`: smoke, ee-jets, gg-gluons, w-jets, z-jets) and writes
-``benchmarks/results/<suite>-<date>.{json,md}`` and its plots; ``nis bench --list`` names them.
+``benchmarks/results/<suite>-<date>.{json,md}`` and its plots; ``nis bench --list`` names them,
+``nis bench --overview`` gathers the newest result of every suite into ``overview.{md,png}``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="run a benchmark suite: every method at the same budget and seeds")
     b.add_argument("suite", nargs="?", help="suite name (see --list)")
     b.add_argument("--list", action="store_true", help="name the suites, their cases and budgets")
+    b.add_argument("--overview", action="store_true",
+                   help="write overview.md and overview.png in --out from the newest results of every suite")
     b.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 per method and case (default 3)")
     b.add_argument("--calls", type=_positive_int, help="training budget in matrix-element calls (default: the suite's)")
     b.add_argument("--eval", type=_positive_int, help="fresh evaluation points per run (default: the suite's)")
@@ -207,6 +210,16 @@ def bench(args) -> int:
     from nis.bench.run import BenchSettings, run_suite
     from nis.bench.suites import METHODS, SUITES, get_suite
 
+    if args.overview:
+        from nis.bench.report import latest_records, overview, plot_overview
+
+        records = latest_records(Path(args.out))
+        if not records:
+            return _fail(f"no suite results (<suite>-<date>.json) in {args.out}")
+        (Path(args.out) / "overview.md").write_text(overview(records))
+        plot_overview(records, Path(args.out) / "overview.png")
+        print(overview(records))
+        return 0
     if args.list or not args.suite:
         for suite in SUITES.values():
             print(f"{suite.name:10s} {suite.description}")

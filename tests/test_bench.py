@@ -164,3 +164,20 @@ def test_smoke_suite_runs_every_method_unbiased_and_repeats_exactly(tmp_path, on
     for r in second:
         same = {k: v for k, v in first[r["method"]].items() if k not in TIMING_KEYS + ("command",)}
         assert {k: v for k, v in r.items() if k not in TIMING_KEYS + ("command",)} == same, r["method"]
+
+
+def test_overview_gathers_the_newest_result_of_each_suite(tmp_path, capsys):
+    from nis.bench.report import write_results
+
+    meta = {"suite": "gg-gluons", "description": "d", "command": "nis bench gg-gluons", "seeds": 3, "device": "cpu",
+            "cpu": "x", "cores": 2, "torch_threads": 1, "torch": "t", "skipped": {}}
+    old = [_row("gg_3g", "vegas", 0, 0.1), _row("gg_3g", "nis", 0, 0.1)]
+    new = [_row("gg_3g", "vegas", 0, 0.1), _row("gg_3g", "nis", 0, 0.25)]
+    write_results(tmp_path, "gg-gluons-2026-01-01", meta, old)
+    write_results(tmp_path, "gg-gluons-2026-02-01", meta, new)
+    assert main(["bench", "--overview", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "overview.md").read_text()
+    assert "| gg-gluons | gg_3g | 3 | 0.25 | 0.1 |" in table and "| 2.50 |" in table
+    assert "gg-gluons-2026-02-01.json" in table and (tmp_path / "overview.png").stat().st_size > 0
+    assert main(["bench", "--overview", "--out", str(tmp_path / "empty")]) == 2
+    assert "no suite results" in capsys.readouterr().err

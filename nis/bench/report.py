@@ -217,3 +217,72 @@ def write_results(out: Path, stem: str, meta: dict, rows: list[dict]) -> None:
     (out / f"{stem}.md").write_text(markdown(meta, rows, stem))
     if rows:
         plot(meta, rows, out, stem)
+
+
+def latest_records(out: Path) -> list[dict]:
+    """The newest results file of every suite under ``out`` (``<suite>-<YYYY-MM-DD>.json``)."""
+    from nis.bench.suites import SUITES
+
+    records = []
+    for name in SUITES:
+        files = sorted(Path(out).glob(f"{name}-20[0-9][0-9]-[01][0-9]-[0-3][0-9].json"))
+        if files:
+            record = json.loads(files[-1].read_text())
+            record["file"] = files[-1].name
+            records.append(record)
+    return records
+
+
+def overview(records: list[dict]) -> str:
+    """One table over suites: per process nis' median efficiency beside each peer's, and the gains."""
+    lines = [
+        "# nis bench: overview of the latest results",
+        "",
+        "Median unweighting efficiency over seeds at the same matrix-element budget (Sherpa (own): its own",
+        "stopping rule, more points); gain = nis / peer. Each suite's file has the commands, spreads and costs.",
+        "",
+        "| suite | process | jets | nis | VEGAS | nis fixed alpha | MadNIS | Sherpa | Sherpa (own) | nis/VEGAS | nis/Sherpa"
+        " | nis/Sherpa (own) | nis/MadNIS |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for record in records:
+        summary = record.get("summary") or summarise(record["rows"])
+        by = {(s["case"], s["method"]): s for s in summary}
+        for case in dict.fromkeys(s["case"] for s in summary):
+            eff = {m: by[(case, m)]["efficiency"] if (case, m) in by else None for m in METHODS}
+            nis = by.get((case, "nis"), {})
+            jets = next(s["jets"] for s in summary if s["case"] == case)
+            cells = [_fmt(eff[m], ".3g") for m in ("nis", "vegas", "nis-fixed-alpha", "madnis", "sherpa", "sherpa-own")]
+            gains = [_fmt(nis.get(f"gain_vs_{b}"), ".2f") for b in ("vegas", "sherpa", "sherpa-own", "madnis")]
+            lines.append(f"| {record['meta']['suite']} | {case} | {jets} | " + " | ".join(cells + gains) + " |")
+    lines += ["", "Files: " + ", ".join(f"`{r['file']}`" for r in records if "file" in r), ""]
+    return "\n".join(lines)
+
+
+def plot_overview(records: list[dict], path: Path) -> Path:
+    """nis' gain over VEGAS and over Sherpa (same budget) against jet multiplicity, every suite."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, base in zip(axes, ("vegas", "sherpa")):
+        for record in records:
+            summary = record.get("summary") or summarise(record["rows"])
+            pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary
+                         if s["method"] == "nis" and s.get(f"gain_vs_{base}") and not s["case"].endswith("_sherpa_me"))
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=record["meta"]["suite"])
+        ax.axhline(TARGETS[base], ls="--", color="grey", lw=1, label=f"target ({TARGETS[base]:g})")
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("jet multiplicity")
+        ax.set_title(f"nis / {'VEGAS' if base == 'vegas' else 'Sherpa (same budget)'}", fontsize=10)
+        ax.grid(alpha=0.3)
+        _legend(ax)
+    axes[0].set_ylabel("gain in unweighting efficiency")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
