@@ -181,3 +181,23 @@ def test_overview_gathers_the_newest_result_of_each_suite(tmp_path, capsys):
     assert "gg-gluons-2026-02-01.json" in table and (tmp_path / "overview.png").stat().st_size > 0
     assert main(["bench", "--overview", "--out", str(tmp_path / "empty")]) == 2
     assert "no suite results" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
+    import nis.bench.run as bench_run
+
+    real = bench_run.run_method
+
+    def flaky(method, *args, **kwargs):
+        if method == "madnis":
+            raise RuntimeError("madnis is not importable (a broken install)\nmore lines")
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(bench_run, "run_method", flaky)
+    argv = ["bench", "smoke", "--seeds", "1", "--methods", "vegas", "madnis", "--out", str(tmp_path), "--name", "f", "--quiet"]
+    assert main(argv) == 0
+    record = json.loads((tmp_path / "f.json").read_text())
+    assert [r["method"] for r in record["rows"]] == ["vegas"]
+    assert record["meta"]["failed"] == [{"case": "ee_3jets", "method": "madnis", "seed": 0,
+                                         "error": "RuntimeError: madnis is not importable (a broken install)"}]
+    assert "Failed runs" in (tmp_path / "f.md").read_text()

@@ -125,6 +125,9 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
         lines += ["", "Not run, and why:", ""]
         for case, why in meta["skipped"].items():
             lines += [f"- {case}, `{m}`: {reason}" for m, reason in why.items()]
+    if meta.get("failed"):
+        lines += ["", "Failed runs (the error's first line; the suite went on):", ""]
+        lines += [f"- {f['case']}, `{f['method']}`, seed {f['seed']}: {f['error']}" for f in meta["failed"]]
     lines += ["", f"Plots: `{stem}-efficiency.png`, `{stem}-gain.png`; every run in `{stem}.json`.", ""]
     return "\n".join(lines)
 

@@ -210,7 +210,7 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
     meta = {
         "suite": suite.name, "description": suite.description, "command": command,
         "seeds": settings.seeds, "device": settings.device, **machine(settings.device),
-        "skipped": skipped,
+        "skipped": skipped, "failed": [],
     }
     integrands: dict[str, tuple] = {}
     bar = tqdm(jobs, desc=f"nis bench {suite.name}", unit="run", disable=not progress)
@@ -227,7 +227,14 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
 
             integrands[case.name] = (config, make_integrand(config.integrand, name=case.name))
         config, integrand = integrands.get(case.name, (None, None))
-        r = run_method(method, case, config, integrand, calls, eval_calls, seed, settings.device, Path(settings.workdir))
+        try:
+            r = run_method(method, case, config, integrand, calls, eval_calls, seed, settings.device, Path(settings.workdir))
+        except Exception as exc:  # noqa: BLE001 - one failed run is recorded, the suite goes on
+            message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            meta["failed"].append({"case": case.name, "method": method, "seed": seed, "error": message})
+            bar.write(f"{case.name:22s} {method:16s} seed {seed}: FAILED {message}")
+            write_results(out, stem, meta, rows)
+            continue
         row = {**_row(suite, case, method, seed, calls, eval_calls, settings.device, r), "command": command}
         rows.append(row)
         bar.write(f"{case.name:22s} {method:16s} seed {seed}: sigma {row['cross_section_pb']:.6g} +- {row['error_pb']:.2g}"
