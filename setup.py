@@ -96,7 +96,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-benchmark>=4", "pylhe>=0.8"],
-        "bench": ["madnis==1.0.0", "matplotlib>=3.7"],
+        "bench": ["madnis==1.0.0", "madspace==0.2.1", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},
     ext_modules=[BRIDGE, EXAMPLE] + ([SHERPA] if SHERPA else []),

@@ -156,7 +156,7 @@ def test_smoke_suite_runs_every_method_unbiased_and_repeats_exactly(tmp_path, on
     table = (out / "a.md").read_text()
     assert "| ee_3jets | 3 | nis |" in table and "Medians over 3 seeds" in table
 
-    again = ["--seeds", "1", "--methods", "vegas", "nis", "madnis"] + (["sherpa"] if HAVE_SHERPA else [])
+    again = ["--seeds", "1", "--methods", "vegas", "nis", "madnis", "madspace"] + (["sherpa"] if HAVE_SHERPA else [])
     assert main(["bench", "smoke", "--out", str(out), "--name", "b", "--quiet", "--workdir", str(tmp_path / "w2")] + again) == 0
     second = json.loads((out / "b.json").read_text())["rows"]
     assert second

@@ -18,7 +18,7 @@ from nis.bench.suites import METHOD_NOTES, METHODS
 
 __all__ = ["machine", "cpu_model", "summarise", "markdown", "write_results", "plot"]
 
-BASELINES = ("vegas", "sherpa", "sherpa-own", "madnis")
+BASELINES = ("vegas", "sherpa", "sherpa-own", "madnis", "madspace")
 TARGETS = {"vegas": 3.0, "sherpa": 2.0, "sherpa-own": 2.0}  # the gains nis aims at (issue 6)
 
 
@@ -105,15 +105,15 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
         " wall seconds at the evaluation's rate.",
         "",
         "| process | jets | method | efficiency [min, max] | gain vs VEGAS | vs Sherpa | vs Sherpa (own) | vs MadNIS"
-        " | rel. error | overweight | calls to 1e5 events | wall to 1e5 events [s] | used |",
-        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        " | vs madspace | rel. error | overweight | calls to 1e5 events | wall to 1e5 events [s] | used |",
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for s in summary:
         lines.append(
             f"| {s['case']} | {s['jets']} | {s['method']} | {_fmt(s['efficiency'], '.4g')}"
             f" [{_fmt(s['efficiency_min'], '.3g')}, {_fmt(s['efficiency_max'], '.3g')}]"
             f" | {_fmt(s['gain_vs_vegas'], '.2f')} | {_fmt(s['gain_vs_sherpa'], '.2f')}"
-            f" | {_fmt(s['gain_vs_sherpa-own'], '.2f')} | {_fmt(s['gain_vs_madnis'], '.2f')}"
+            f" | {_fmt(s['gain_vs_sherpa-own'], '.2f')} | {_fmt(s['gain_vs_madnis'], '.2f')} | {_fmt(s['gain_vs_madspace'], '.2f')}"
             f" | {_fmt(s['rel_error'], '.2e')} | {_fmt(s['overweight_fraction'], '.1e')}"
             f" | {_fmt(s['calls_to_events'], '.3g')} | {_fmt(s['seconds_to_events'], '.3g')} | {s['used']} |"
         )
@@ -244,9 +244,9 @@ def overview(records: list[dict]) -> str:
         "Median unweighting efficiency over seeds at the same matrix-element budget (Sherpa (own): its own",
         "stopping rule, more points); gain = nis / peer. Each suite's file has the commands, spreads and costs.",
         "",
-        "| suite | process | jets | nis | VEGAS | nis fixed alpha | MadNIS | Sherpa | Sherpa (own) | nis/VEGAS | nis/Sherpa"
-        " | nis/Sherpa (own) | nis/MadNIS |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| suite | process | jets | nis | VEGAS | nis fixed alpha | MadNIS | madspace | Sherpa | Sherpa (own) | nis/VEGAS"
+        " | nis/Sherpa | nis/Sherpa (own) | nis/MadNIS | nis/madspace |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for record in records:
         summary = record.get("summary") or summarise(record["rows"])
@@ -255,8 +255,8 @@ def overview(records: list[dict]) -> str:
             eff = {m: by[(case, m)]["efficiency"] if (case, m) in by else None for m in METHODS}
             nis = by.get((case, "nis"), {})
             jets = next(s["jets"] for s in summary if s["case"] == case)
-            cells = [_fmt(eff[m], ".3g") for m in ("nis", "vegas", "nis-fixed-alpha", "madnis", "sherpa", "sherpa-own")]
-            gains = [_fmt(nis.get(f"gain_vs_{b}"), ".2f") for b in ("vegas", "sherpa", "sherpa-own", "madnis")]
+            cells = [_fmt(eff[m], ".3g") for m in ("nis", "vegas", "nis-fixed-alpha", "madnis", "madspace", "sherpa", "sherpa-own")]
+            gains = [_fmt(nis.get(f"gain_vs_{b}"), ".2f") for b in ("vegas", "sherpa", "sherpa-own", "madnis", "madspace")]
             lines.append(f"| {record['meta']['suite']} | {case} | {jets} | " + " | ".join(cells + gains) + " |")
     lines += ["", "Files: " + ", ".join(f"`{r['file']}`" for r in records if "file" in r), ""]
     return "\n".join(lines)

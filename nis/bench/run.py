@@ -146,6 +146,10 @@ def run_method(method: str, case: Case, config: RunConfig, integrand, calls: int
         if "train" not in r.extra.get("time_split", {}):  # madnis: the whole run in one
             r.extra["time_split"] = {"all": _split(clocks, r.train_seconds + r.eval_seconds)}
         return r
+    if method == "madspace":
+        from nis.bench.madspace_peer import run_madspace
+
+        return run_madspace(integrand, calls, eval_calls, seed)
     if method in SHERPA_METHODS:
         from nis.bench.sherpa_native import native_card, run_native_sherpa
 
@@ -170,8 +174,9 @@ def _row(suite: Suite, case: Case, method: str, seed: int, calls: int, eval_call
         "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds,
         "calls_to_events": r.train_calls + needed, "seconds_to_events": r.train_seconds + needed * per_point,
         "used": r.extra.get("used", method), "fallback_reason": r.extra.get("fallback_reason"),
-        "time_split": r.extra.get("time_split"),
-        "extra": {k: v for k, v in r.extra.items() if k not in ("used", "fallback_reason", "time_split")},
+        "time_split": r.extra.get("time_split") or {k: v for k, v in r.extra.items() if k.endswith("_seconds")} or None,
+        "extra": {k: v for k, v in r.extra.items()
+                  if k not in ("used", "fallback_reason", "time_split") and not k.endswith("_seconds")},
     }
 
 
@@ -196,15 +201,15 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
         unknown = set(settings.cases) - {c.name for c in suite.cases}
         if unknown:
             raise KeyError(f"suite {suite.name!r} has no case {sorted(unknown)}; its cases: {[c.name for c in suite.cases]}")
-    from nis.bridge.sherpa_install import SETUP_HINT, sherpa_executable
-
     skipped = {c.name: dict(c.why_not) for c in cases if c.why_not}
     jobs = []
     for case in cases:
         methods = [m for m in case.methods if settings.methods is None or m in settings.methods]
-        if sherpa_executable() is None and set(methods) & set(SHERPA_METHODS):
-            methods = [m for m in methods if m not in SHERPA_METHODS]
-            skipped.setdefault(case.name, {})["sherpa, sherpa-own"] = f"Sherpa is not installed here ({SETUP_HINT})"
+        for method in list(methods):
+            why = unavailable(method)
+            if why:
+                methods.remove(method)
+                skipped.setdefault(case.name, {})[method] = why
         for seed in range(settings.seeds):
             jobs += [(case, seed, m) for m in methods]
     meta = {
@@ -243,6 +248,20 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
         write_results(out, stem, meta, rows)
     write_results(out, stem, meta, rows)
     return {"meta": meta, "rows": rows}
+
+
+def unavailable(method: str) -> str | None:
+    """Why ``method`` cannot run on this machine (a peer not installed), or None."""
+    import importlib.util
+
+    if method in SHERPA_METHODS:
+        from nis.bridge.sherpa_install import SETUP_HINT, sherpa_executable
+
+        return None if sherpa_executable() else f"Sherpa is not installed here ({SETUP_HINT})"
+    module = {"madnis": "madnis==1.0.0", "madspace": "madspace==0.2.1"}.get(method)
+    if module and importlib.util.find_spec(module.split("=")[0]) is None:
+        return f"{module.split('=')[0]} is not installed here (pip install {module})"
+    return None
 
 
 def settings_command(suite: Suite, s: BenchSettings) -> str:
