@@ -17,7 +17,9 @@ Modules (one idea each):
 * :mod:`~nis.phasespace.channel` -- :class:`ChannelSet` (map, inverse, densities, prior),
 * :mod:`~nis.phasespace.process` -- process strings and matching,
 * :mod:`~nis.phasespace.loader` -- the YAML channels files of ``channels/``,
-* :mod:`~nis.phasespace.cuts` -- generation cuts.
+* :mod:`~nis.phasespace.cuts` -- generation cuts,
+* :mod:`~nis.phasespace.madspace_channels` -- madspace's mappings as a channel set (``channels: madspace``;
+  needs the optional madspace package).
 """
 
 from nis.phasespace.channel import Channel, ChannelSet, RamboChannel

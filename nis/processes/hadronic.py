@@ -193,6 +193,10 @@ class HadronicConfig:
 
     @classmethod
     def from_mapping(cls, data: dict) -> "HadronicConfig":
+        if "channels" in data:
+            raise ConfigError(f"integrand.channels ({data['channels']!r}): channels files and madspace's channels"
+                              " are for 2 -> n processes at a fixed energy; p p -> ... processes have their own"
+                              " phase space")
         return from_dict(cls, dict(data), "integrand")
 
 

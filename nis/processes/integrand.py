@@ -11,6 +11,10 @@ the symmetry factor ``S`` of identical final-state particles and the sum over th
 ``alpha^prior_c = g_c(p) / sum_k g_k(p)`` with ``g_k = 1/w_k`` the density of channel ``k`` at
 ``p``, and the learned channel weights see the final-state momenta in units of ``sqrt(s)/2``.
 
+With ``channels: madspace`` the channels are madspace's phase-space mappings over the propagator
+trees of the process' channels file and the prior is madspace's single-diagram-enhanced channel
+weights (:mod:`nis.phasespace.madspace_channels`).
+
 Flavours whose couplings are the same for massless quarks (d, s, b and u, c) share one matrix
 element call: the sum is ``sum_class n_class |M_class|^2``.
 
@@ -30,8 +34,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nis.config import ConfigError
 from nis.integrator.integrand import Integrand, IntegrandBatch
-from nis.processes.spec import ProcessConfig
+from nis.processes.spec import MADSPACE, ProcessConfig
 
 #: GeV^-2 -> pb
 GEV2_TO_PB = 0.3893793721e9
@@ -72,7 +77,7 @@ class ProcessIntegrand(Integrand):
 
     def __init__(self, config: ProcessConfig, name: str | None = None):
         from nis.bridge import MatrixElement
-        from nis.phasespace import Cuts, find_channels, load_channels
+        from nis.phasespace import ChannelsError, Cuts, find_channels, load_channels
 
         madgraph_me = None
         if config.provider == "madgraph":
@@ -109,10 +114,24 @@ class ProcessIntegrand(Integrand):
         if self.n_in != 2:
             raise ValueError(f"{config.matrix_element!r}: nis integrates 2 -> n processes; this one has {self.n_in} in")
         self.cuts = Cuts.from_dict(config.cuts)
-        path = Path(config.channels) if config.channels else find_channels(config.matrix_element)
+        madspace = config.channels == MADSPACE  # madspace's channels over the trees of the process' file
+        if config.channels and not madspace:
+            path = Path(config.channels)
+        else:
+            try:
+                path = find_channels(config.matrix_element)
+            except ChannelsError as exc:
+                if not madspace:
+                    raise
+                raise ConfigError(f"integrand.channels: {MADSPACE} builds its channels from the propagator trees of"
+                                  f" the process' channels file, and there is none: {exc}") from None
         self.channels = load_channels(
             path, len(info.pdg_out), config.sqrt_s, process=config.matrix_element, s0_frac=_regulator(self.cuts, config)
         )
+        if madspace:
+            from nis.phasespace.madspace_channels import MadspaceChannels
+
+            self.channels = MadspaceChannels.for_integrand(self)
         self.dims = self.channels.dims
         self.n_channels = self.channels.n_channels
         s = config.sqrt_s**2

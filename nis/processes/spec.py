@@ -7,7 +7,8 @@
       sqrt_s: 91.188                      # GeV, fixed partonic centre-of-mass energy
       parameters: {alpha_s: 0.118}        # SM parameters for the provider (see cpp/README.md)
       cuts: {y_cut: 0.01}                 # see nis.phasespace.cuts
-      channels: channels/ee_qqg.yaml      # default: the file in channels/ that names this process
+      channels: channels/ee_qqg.yaml      # default: the file in channels/ that names this process;
+                                          # `madspace`: madspace's mappings (see below)
       library: null                       # provider shared library; default: built-in providers
       scale: 91.188                       # GeV, written to LHE as SCALUP (default: sqrt_s)
 
@@ -16,6 +17,14 @@ see :func:`nis.bridge.sherpa.settings_from_parameters`; ``settings`` and ``run_c
 
       matrix_element: {process: "e+ e- -> q q~ g", provider: sherpa,
                        run_card: my_sherpa.yaml, settings: {ALPHAS(MZ): 0.118}}
+
+``channels: madspace`` samples on madspace's channels instead of nis' own (MadGraph7's phase-space
+library, ``pip install madspace==0.2.1``; :mod:`nis.phasespace.madspace_channels`): each propagator
+tree of the process' channels file in ``channels/`` becomes a madspace ``PhaseSpaceMapping``, with
+nis' cuts folded into its invariant bounds, and the prior channel weights are madspace's
+single-diagram-enhanced ``PropagatorChannelWeights``. The flat channel is left out when the file has
+trees. Only for these 2 -> n processes at a fixed energy (not ``p p -> ...``); the process needs a
+channels file.
 
 MadGraph's matrix elements from an output folder (``output standalone_cpp``, ``output standalone``
 or the CUDACPP plugin's standalone output; see :mod:`nis.bridge.madgraph`), built on first use
@@ -33,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nis.config import ConfigError, from_dict
+from nis.phasespace.madspace_channels import MADSPACE, import_madspace
 from nis.phasespace.process import LIGHT_QUARKS as LIGHT_FLAVOURS
 
 #: the quark placeholder in a process string (as in channels files); it stands for `flavours`
@@ -52,7 +62,7 @@ class ProcessConfig:
     flavours: list = field(default_factory=list)  #: what 'q' stands for (default d u s c b)
     parameters: dict = field(default_factory=dict)  #: provider parameters (alpha_s, mZ, ...)
     cuts: dict = field(default_factory=dict)  #: phase-space cuts, see nis.phasespace.cuts
-    channels: str = ""  #: channels file; default: looked up in channels/ by process
+    channels: str = ""  #: channels file (default: looked up in channels/ by process), or "madspace"
     library: str = ""  #: provider shared library path; default: the built-in providers
     scale: float = 0.0  #: GeV, the scale written to LHE files; default sqrt_s
     provider: str = "builtin"  #: "builtin" (nis' providers, or `library`), "sherpa" or "madgraph"
@@ -105,6 +115,8 @@ class ProcessConfig:
             raise ConfigError("integrand: library and provider: sherpa exclude each other")
         if self.scale < 0:
             raise ConfigError(f"integrand.scale must be positive (GeV); got {self.scale}")
+        if self.channels == MADSPACE:
+            import_madspace()  # a ConfigError that says how to install it
         if not self.scale:
             self.scale = float(self.sqrt_s)
 
