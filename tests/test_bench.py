@@ -177,7 +177,7 @@ def test_overview_gathers_the_newest_result_of_each_suite(tmp_path, capsys):
     write_results(tmp_path, "gg-gluons-2026-02-01", meta, new)
     assert main(["bench", "--overview", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "overview.md").read_text()
-    assert "| gg-gluons | gg_3g | 3 | 0.25 | 0.1 |" in table and "| 2.50 |" in table
+    assert "| gg-gluons | gg_3g | 3 | 0.25 | - | 0.1 |" in table and "| 2.50 |" in table
     assert "gg-gluons-2026-02-01.json" in table and (tmp_path / "overview.png").stat().st_size > 0
     assert main(["bench", "--overview", "--out", str(tmp_path / "empty")]) == 2
     assert "no suite results" in capsys.readouterr().err

@@ -244,9 +244,9 @@ def overview(records: list[dict]) -> str:
         "Median unweighting efficiency over seeds at the same matrix-element budget (Sherpa (own): its own",
         "stopping rule, more points); gain = nis / peer. Each suite's file has the commands, spreads and costs.",
         "",
-        "| suite | process | jets | nis | VEGAS | nis fixed alpha | MadNIS | madspace | Sherpa | Sherpa (own) | nis/VEGAS"
-        " | nis/Sherpa | nis/Sherpa (own) | nis/MadNIS | nis/madspace |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| suite | process | jets | nis | nis on madspace | VEGAS | nis fixed alpha | MadNIS | madspace | Sherpa"
+        " | Sherpa (own) | nis/VEGAS | nis/Sherpa | nis/Sherpa (own) | nis/MadNIS | nis/madspace |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for record in records:
         summary = record.get("summary") or summarise(record["rows"])
@@ -255,7 +255,8 @@ def overview(records: list[dict]) -> str:
             eff = {m: by[(case, m)]["efficiency"] if (case, m) in by else None for m in METHODS}
             nis = by.get((case, "nis"), {})
             jets = next(s["jets"] for s in summary if s["case"] == case)
-            cells = [_fmt(eff[m], ".3g") for m in ("nis", "vegas", "nis-fixed-alpha", "madnis", "madspace", "sherpa", "sherpa-own")]
+            cells = [_fmt(eff[m], ".3g") for m in ("nis", "nis-madspace", "vegas", "nis-fixed-alpha", "madnis", "madspace",
+                                                   "sherpa", "sherpa-own")]
             gains = [_fmt(nis.get(f"gain_vs_{b}"), ".2f") for b in ("vegas", "sherpa", "sherpa-own", "madnis", "madspace")]
             lines.append(f"| {record['meta']['suite']} | {case} | {jets} | " + " | ".join(cells + gains) + " |")
     lines += ["", "Files: " + ", ".join(f"`{r['file']}`" for r in records if "file" in r), ""]

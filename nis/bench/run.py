@@ -24,7 +24,7 @@ import torch
 
 from nis.bench.peers import PeerResult, run_madnis
 from nis.bench.report import machine, write_results
-from nis.bench.suites import SHERPA_METHODS, Case, Suite
+from nis.bench.suites import METHOD_CHANGES, SHERPA_METHODS, Case, Suite
 from nis.config import IntegrationConfig, RunConfig, TrainingConfig, from_dict
 
 __all__ = ["BenchSettings", "run_suite", "run_method"]
@@ -57,7 +57,7 @@ def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: 
         integration = IntegrationConfig(calls=eval_calls, fallback="always_vegas")
     else:
         training = TrainingConfig(**{**config.training.__dict__, "calls": calls - 2 * validation,
-                                     "train_alpha": method == "nis" and config.training.train_alpha})
+                                     "train_alpha": method != "nis-fixed-alpha" and config.training.train_alpha})
         integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
     start = time.perf_counter()
     integ = Integrator(integrand, config.flow, training, integration, seed=seed, device=device)
@@ -134,7 +134,7 @@ def run_method(method: str, case: Case, config: RunConfig, integrand, calls: int
                device: str, workdir: Path) -> PeerResult:
     """One method on one case and seed; for all but Sherpa, ``extra["time_split"]`` says where the
     training and the evaluation spent their time."""
-    if method in ("vegas", "nis", "nis-fixed-alpha", "madnis"):
+    if method in ("vegas", "nis", "nis-fixed-alpha", "nis-madspace", "madnis"):
         clocks = _timed(integrand, device)
         try:
             if method == "madnis":
@@ -225,13 +225,17 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
         if (case.name, method, seed, calls, eval_calls, settings.device) in done:
             continue
         bar.set_postfix_str(f"{case.name} {method} seed {seed}")
-        if method not in SHERPA_METHODS and case.name not in integrands:
-            integrands.clear()  # one process's matrix elements at a time (Sherpa's can be large)
-            config = from_dict(RunConfig, case.run_config(), f"suite {suite.name} case {case.name}")
+        key = (case.name, method in METHOD_CHANGES)
+        if method not in SHERPA_METHODS and key not in integrands:
+            if any(k[0] != case.name for k in integrands):
+                integrands.clear()  # one process's matrix elements at a time (Sherpa's can be large)
+            data = case.run_config()
+            data["integrand"].update(METHOD_CHANGES.get(method, {}))
+            config = from_dict(RunConfig, data, f"suite {suite.name} case {case.name}")
             from nis.integrands import make_integrand
 
-            integrands[case.name] = (config, make_integrand(config.integrand, name=case.name))
-        config, integrand = integrands.get(case.name, (None, None))
+            integrands[key] = (config, make_integrand(config.integrand, name=case.name))
+        config, integrand = integrands.get(key, (None, None))
         try:
             r = run_method(method, case, config, integrand, calls, eval_calls, seed, settings.device, Path(settings.workdir))
         except Exception as exc:  # noqa: BLE001 - one failed run is recorded, the suite goes on
@@ -258,7 +262,7 @@ def unavailable(method: str) -> str | None:
         from nis.bridge.sherpa_install import SETUP_HINT, sherpa_executable
 
         return None if sherpa_executable() else f"Sherpa is not installed here ({SETUP_HINT})"
-    module = {"madnis": "madnis==1.0.0", "madspace": "madspace==0.2.1"}.get(method)
+    module = {"madnis": "madnis==1.0.0", "madspace": "madspace==0.2.1", "nis-madspace": "madspace==0.2.1"}.get(method)
     if module and importlib.util.find_spec(module.split("=")[0]) is None:
         return f"{module.split('=')[0]} is not installed here (pip install {module})"
     return None

@@ -23,11 +23,14 @@ import yaml
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 #: every method a suite can run, in table order
-METHODS = ("vegas", "nis", "nis-fixed-alpha", "madnis", "madspace", "sherpa", "sherpa-own")
+METHODS = ("vegas", "nis", "nis-fixed-alpha", "nis-madspace", "madnis", "madspace", "sherpa", "sherpa-own")
+#: integrand changes a method runs with (on top of the case's)
+METHOD_CHANGES = {"nis-madspace": {"channels": "madspace"}}
 METHOD_NOTES = {
     "vegas": "VEGAS alone on nis' channels (one grid per channel, prior channel weights), whole budget adapting",
     "nis": "a flow per channel and learned channel weights alpha_i(x), with its VEGAS fallback where the flow loses",
     "nis-fixed-alpha": "nis with the prior channel weights kept fixed (train_alpha: false)",
+    "nis-madspace": "nis (flows, learned alpha_i(x), VEGAS fallback) on madspace's channels (channels: madspace)",
     "madnis": "madnis 1.0.0 on the same channels, prior and budget (its defaults, float64)",
     "madspace": "madspace 0.2.1's phase-space mappings (MadGraph-style, nis' channel topologies, cut-aware lower"
                 " bounds) and channel weights, VEGAS grids on top (refined by nis: madspace's optimiser fails from"
@@ -81,7 +84,8 @@ def _ee(n: int, sherpa_me: bool = False) -> Case:
 
 
 def _gg(n: int) -> Case:
-    return Case(f"gg_{n}g", n, f"gg_{n}g.yaml", methods=("vegas", "nis", "nis-fixed-alpha", "madnis", "madspace"),
+    return Case(f"gg_{n}g", n, f"gg_{n}g.yaml",
+                methods=("vegas", "nis", "nis-fixed-alpha", "nis-madspace", "madnis", "madspace"),
                 why_not={"sherpa, sherpa-own": "fixed partonic energy with gluon beams: no Sherpa beam set-up gives it"})
 
 
@@ -98,6 +102,7 @@ def _vj(boson: str, n: int) -> Case:
     return Case(f"pp_{boson}_{n}j", n, config, changes, sherpa_card="hadronic",
                 methods=("vegas", "nis", "madnis", "sherpa", "sherpa-own"),
                 why_not={"nis-fixed-alpha": "one channel (the partonic channels are summed): no channel weights",
+                         "nis-madspace": "madspace's channels are for 2 -> n at a fixed energy here",
                          "madspace": "nis' p p integrand has no value at given (p, x1, x2) for madspace's hadronic"
                                      " mapping to call"})
 

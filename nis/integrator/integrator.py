@@ -383,13 +383,14 @@ class Integrator:
     # -- stage 3: validation -------------------------------------------------------------
     def figures(self, use_flow: bool, n: int) -> tuple[UnweightingStats, float, torch.Tensor]:
         """Stats, relative error per sqrt(point) and per-channel sigma of ``n`` fresh points. The
-        median-of-maxima efficiency is projected to the integration's chunks (``calls /
+        median-of-maxima efficiency is projected towards the integration's chunks (``calls /
         wmax_chunks`` points, :func:`~nis.events.unweighting.wmax_projected`), so a small validation
-        sample ranks samplers as the integration sample will."""
+        sample ranks samplers as the integration sample will; at most ``n / 10`` points a chunk, as
+        the quantile that a larger chunk needs rests on the sample's few largest weights alone."""
         s = self.weighted_sample(n, use_flow)
         integral, var = s.integral_and_variance()
         _, stds = s.channel_moments()
-        chunk = max(1, self.integration.calls // self.integration.wmax_chunks)
+        chunk = max(1, min(self.integration.calls // self.integration.wmax_chunks, n // 10))
         stats = unweighting_stats(s.event_weights(), self.integration.wmax_chunks, self.integration.overweight_eps, chunk)
         rel = math.sqrt(float(var) * s.n) / abs(float(integral)) if float(integral) else float("inf")
         return stats, rel, stds
