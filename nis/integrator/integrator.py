@@ -16,7 +16,10 @@ The stages of :meth:`Integrator.run`:
    fallback is VEGAS adapted on the whole training budget, never on just its first part.
    ``integration.fallback = always_vegas`` skips the flow and gives the whole budget to stage 1.
 3. **Validation**: ``integration.validation_calls`` fresh points from the flow sampler and from
-   the fallback VEGAS sampler (prior channel weights). The flow is kept only if it wins on
+   the fallback VEGAS sampler (prior channel weights), each with the channel shares it would
+   integrate with (VEGAS: a fifth of its points on equal shares measure the channels' spreads,
+   the rest use shares proportional to them), and efficiencies projected to the integration's
+   sample size (:meth:`Integrator.figures`). The flow is kept only if it wins on
    the criterion ``integration.fallback`` (default: lower variance *and* higher unweighting
    efficiency); otherwise ``method = "vegas"`` and ``fallback_reason`` says why.
 4. **Integration**: ``integration.calls`` fresh points in ``integration.iterations`` equal
@@ -404,8 +407,13 @@ class Integrator:
         if self.stop_reason is not None:
             return "vegas", self.stop_reason, None
         flow_stats, flow_rel, flow_sigma = self.figures(True, n)  # with the shares training found
-        self.model.set_share(torch.ones_like(self.model.share), 0.0)  # VEGAS: no learned shares
-        vegas_stats, vegas_rel, vegas_sigma = self.figures(False, n)
+        # VEGAS is judged with the shares it will integrate with, as the flow is: a fifth of its
+        # points (equal shares) measure each channel's spread, the rest sample with shares from it
+        self.model.set_share(torch.ones_like(self.model.share), 0.0)
+        first = max(2 * self.integrand.n_channels, n // 5)
+        _, _, vegas_sigma = self.figures(False, first)
+        self.model.set_share(vegas_sigma, self.training.min_channel_fraction)
+        vegas_stats, vegas_rel, vegas_sigma = self.figures(False, max(2, n - first))
         comparison = Comparison(flow_stats, vegas_stats, flow_rel, vegas_rel)
         reason = None
         if not math.isfinite(flow_rel):

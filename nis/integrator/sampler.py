@@ -50,7 +50,7 @@ class MultiChannelSampler(nn.Module):
             Flow(dims, bins=flow.bins, hidden=flow.hidden, layers=flow.layers) for _ in range(n_channels)
         )
         self.flows.to(getattr(torch, flow.dtype))
-        self.vegas = nn.ModuleList(VegasMap(dims, training.vegas_bins) for _ in range(n_channels))
+        self.vegas = nn.ModuleList(VegasMap(dims, training.grid_increments(n_channels)) for _ in range(n_channels))
         fallback_bins = training.fallback_increments(n_channels)
         self.fallback = nn.ModuleList(VegasMap(dims, fallback_bins) for _ in range(n_channels))
         self.alpha = ChannelWeights(feature_dims, n_channels, training.alpha_hidden, training.train_alpha)
