@@ -92,9 +92,17 @@ class TrainingConfig:
             return self.vegas_bins
         return min(128, max(16, self.calls // (self.vegas_iterations * n_channels * 50)))
 
-    def fallback_increments(self, n_channels: int) -> int:
-        """``fallback_bins``, or with 0 the same rule as :meth:`grid_increments`."""
-        return self.fallback_bins or self.grid_increments(n_channels)
+    def fallback_increments(self, n_channels: int, refined: bool = True) -> int:
+        """``fallback_bins``, or with 0: the rule of :meth:`grid_increments` for a grid that keeps
+        adapting on the flow's points (``refined``); for VEGAS alone (``always_vegas``), whose grid
+        is vegas' own adaptation on the whole budget, vegas' resolution: a tenth of the points per
+        iteration, between that and 1000 (coarser loses what vegas found: e+e- -> 3 jets unweights
+        0.13 with it, 0.10 with 66 increments)."""
+        if self.fallback_bins:
+            return self.fallback_bins
+        if refined:
+            return self.grid_increments(n_channels)
+        return min(1000, max(self.grid_increments(n_channels), self.refine_points(n_channels) // 10))
 
 
 @dataclass

@@ -160,8 +160,10 @@ class Integrator:
             raise RuntimeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
+            refined = self.integration.fallback != "always_vegas"  # the fallback learns from the flow's points
             self.model = MultiChannelSampler(
-                integrand.dims, integrand.n_channels, integrand.feature_dims, self.flow_config, self.training
+                integrand.dims, integrand.n_channels, integrand.feature_dims, self.flow_config, self.training,
+                fallback_bins=self.training.fallback_increments(integrand.n_channels, refined),
             ).to(self.device)
         per_channel = self.training.buffer_capacity * self.training.batch_size
         self.buffers = torch.nn.ModuleList(

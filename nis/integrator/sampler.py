@@ -43,7 +43,8 @@ class MultiChannelSampler(nn.Module):
     zero for dropped channels).
     """
 
-    def __init__(self, dims: int, n_channels: int, feature_dims: int, flow: FlowConfig, training: TrainingConfig):
+    def __init__(self, dims: int, n_channels: int, feature_dims: int, flow: FlowConfig, training: TrainingConfig,
+                 fallback_bins: int | None = None):
         super().__init__()
         self.dims = dims
         self.flows = nn.ModuleList(
@@ -51,7 +52,7 @@ class MultiChannelSampler(nn.Module):
         )
         self.flows.to(getattr(torch, flow.dtype))
         self.vegas = nn.ModuleList(VegasMap(dims, training.grid_increments(n_channels)) for _ in range(n_channels))
-        fallback_bins = training.fallback_increments(n_channels)
+        fallback_bins = fallback_bins or training.fallback_increments(n_channels)
         self.fallback = nn.ModuleList(VegasMap(dims, fallback_bins) for _ in range(n_channels))
         self.alpha = ChannelWeights(feature_dims, n_channels, training.alpha_hidden, training.train_alpha)
         self.register_buffer("share", torch.full((n_channels,), 1.0 / n_channels, dtype=torch.float64))
