@@ -1,8 +1,8 @@
 """Running a suite: every case, seed and method at the same budget, one row per run.
 
 Every method gets ``train_calls`` integrand (matrix-element) calls before its evaluation and then
-draws ``eval_calls`` fresh points (native Sherpa: its own integration, whatever it spends, then
-about as many weighted points); the evaluation weights of all methods go through
+draws ``eval_calls`` fresh points (native Sherpa: its integration stopped at the budget, or with
+``sherpa-own`` at its own stopping rule, then as many weighted points); the evaluation weights of all methods go through
 :func:`nis.events.unweighting_stats`, so w_max is the same estimator everywhere: the median of the
 maxima of 50 chunks. From the evaluation a row also gives the cost of 10^5 unweighted events,
 training included: ``calls = train_calls + 1e5 / efficiency`` and ``seconds = train_seconds +
@@ -192,6 +192,7 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
     json_path = out / f"{stem}.json"
     rows: list[dict] = []
     command = settings_command(suite, settings)
+    earlier = {"meta": {}}
     if settings.resume and json_path.exists():
         earlier = json.loads(json_path.read_text())
         rows = [{"command": earlier["meta"]["command"], **r} for r in earlier["rows"]]
@@ -212,12 +213,14 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
                 skipped.setdefault(case.name, {})[method] = why
         for seed in range(settings.seeds):
             jobs += [(case, seed, m) for m in methods]
+    retried = {(case.name, method, seed) for case, seed, method in jobs}
     meta = {
         "suite": suite.name, "description": suite.description, "command": command,
         "seeds": settings.seeds, "device": settings.device, **machine(settings.device),
-        "skipped": skipped, "failed": [],
+        "skipped": {**earlier["meta"].get("skipped", {}), **skipped},  # earlier runs of other cases keep theirs
+        "failed": [f for f in earlier["meta"].get("failed", []) if (f["case"], f["method"], f["seed"]) not in retried],
     }
-    integrands: dict[str, tuple] = {}
+    integrands: dict[tuple, tuple] = {}
     bar = tqdm(jobs, desc=f"nis bench {suite.name}", unit="run", disable=not progress)
     for case, seed, method in bar:
         calls = settings.train_calls or case.train_calls or suite.train_calls
