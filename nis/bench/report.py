@@ -97,8 +97,9 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
         "Commands: " + ", ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", meta["command"]) for r in rows)) + "  ",
         f"Device: {meta['device']} ({meta['cpu']}, {meta['cores']} cores, {meta['torch_threads']} torch threads{gpu});"
         f" torch {meta['torch']}, Sherpa {meta.get('sherpa') or '-'}.  ",
-        "Every method: the same training budget in matrix-element calls (Sherpa: its own integration) and the"
-        " same number of fresh points for the figures; w_max = median of the maxima of 50 chunks for all."
+        "Every method: the same training budget in matrix-element calls (Sherpa: its integration stopped there;"
+        " Sherpa (own): its own stopping rule) and the same number of fresh points for the figures; w_max ="
+        " median of the maxima of 50 chunks for all."
         f" Medians over {meta['seeds']} seeds; efficiency with [min, max] over seeds.",
         "Gain = ratio of median unweighting efficiencies (unweighted events per matrix-element call after"
         " training). Cost of 10^5 unweighted events = training + 10^5/efficiency points, in calls and in"
