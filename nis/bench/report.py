@@ -174,6 +174,7 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
         ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)], [b - a for a, b in zip(y, hi)]], marker="o",
                     capsize=3, label=_label("", method))
     ax.set_yscale("log")
+    _integer_ticks(ax)
     ax.set_xlabel("jet multiplicity")
     ax.set_ylabel("unweighting efficiency <w>/w_max")
     ax.set_title(f"{meta['suite']}: efficiency (median, min-max over {meta['seeds']} seeds)", fontsize=10)
@@ -184,25 +185,34 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for base in BASELINES:
-        pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary if s["method"] == "nis" and s[f"gain_vs_{base}"])
-        if pts:
-            x, y = zip(*pts)
-            line = ax.plot(x, y, marker="o", label=f"nis / {base}")[0]
-            if base in TARGETS:
-                ax.axhline(TARGETS[base], ls="--", color=line.get_color(), lw=1, label=f"target over {base}")
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_xlabel("jet multiplicity")
-    ax.set_ylabel("gain in unweighting efficiency")
-    ax.set_title(f"{meta['suite']}: nis' gain over each peer", fontsize=10)
-    _legend(ax)
-    ax.grid(alpha=0.3)
+    samplers = [m for m in ("nis", "nis-madspace") if any(s["method"] == m for s in summary)] or ["nis"]
+    fig, axes = plt.subplots(1, len(samplers), figsize=(6.4 * len(samplers), 4.4), squeeze=False)
+    for ax, sampler in zip(axes[0], samplers):
+        for base in BASELINES:
+            pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary if s["method"] == sampler and s[f"gain_vs_{base}"])
+            if pts:
+                x, y = zip(*pts)
+                line = ax.plot(x, y, marker="o", label=f"{sampler} / {base}")[0]
+                if base in TARGETS and base != "sherpa-own":
+                    ax.axhline(TARGETS[base], ls="--", color=line.get_color(), lw=1, label=f"target over {base}")
+        ax.axhline(1.0, color="black", lw=0.8)
+        _integer_ticks(ax)
+        ax.set_xlabel("jet multiplicity")
+        ax.set_ylabel("gain in unweighting efficiency")
+        ax.set_title(f"{meta['suite']}: {sampler}'s gain over each peer", fontsize=10)
+        _legend(ax)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     paths.append(out / f"{stem}-gain.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths
+
+
+def _integer_ticks(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _legend(ax) -> None:
@@ -265,7 +275,8 @@ def overview(records: list[dict]) -> str:
 
 
 def plot_overview(records: list[dict], path: Path) -> Path:
-    """nis' gain over VEGAS and over Sherpa (same budget) against jet multiplicity, every suite."""
+    """nis' gain (and nis on madspace's channels, dashed) over VEGAS and over Sherpa (same budget)
+    against jet multiplicity, every suite."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,15 +286,17 @@ def plot_overview(records: list[dict], path: Path) -> Path:
     for ax, base in zip(axes, ("vegas", "sherpa")):
         for record in records:
             summary = record.get("summary") or summarise(record["rows"])
-            pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary
-                         if s["method"] == "nis" and s.get(f"gain_vs_{base}") and not s["case"].endswith("_sherpa_me"))
-            if pts:
-                ax.plot(*zip(*pts), marker="o", label=record["meta"]["suite"])
+            for sampler, style in (("nis", "-"), ("nis-madspace", "--")):
+                pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary
+                             if s["method"] == sampler and s.get(f"gain_vs_{base}") and not s["case"].endswith("_sherpa_me"))
+                if pts:
+                    ax.plot(*zip(*pts), style, marker="o", label=f"{record['meta']['suite']}: {sampler}")
         ax.axhline(TARGETS[base], ls="--", color="grey", lw=1, label=f"target ({TARGETS[base]:g})")
         ax.axhline(1.0, color="black", lw=0.8)
         ax.set_yscale("log")
+        _integer_ticks(ax)
         ax.set_xlabel("jet multiplicity")
-        ax.set_title(f"nis / {'VEGAS' if base == 'vegas' else 'Sherpa (same budget)'}", fontsize=10)
+        ax.set_title(f"gain over {'VEGAS' if base == 'vegas' else 'Sherpa (same budget)'}", fontsize=10)
         ax.grid(alpha=0.3)
         _legend(ax)
     axes[0].set_ylabel("gain in unweighting efficiency")
