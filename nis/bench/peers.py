@@ -224,8 +224,8 @@ def run_madnis(
     device: str | torch.device = "cpu",
     **opts: Any,
 ) -> PeerResult:
-    """Train a MadNIS integrator for ``train_calls // batch_size`` steps (multi-channel: while the
-    calls stay within ``train_calls``), then draw ``eval_calls`` fresh weighted samples.
+    """Train a MadNIS integrator for ``train_calls // batch_size`` steps (on a nis integrand: while
+    the calls stay within ``train_calls``), then draw ``eval_calls`` fresh weighted samples.
 
     ``opts`` go to ``madnis.integrator.Integrator`` (e.g. ``flow_kwargs``, ``learning_rate``,
     ``dtype``, ``buffer_capacity``/``buffered_steps``); left out, madnis' defaults apply. The
@@ -263,9 +263,9 @@ def run_madnis(
         integ = MadnisIntegrator(integrand, dims=dims, batch_size=batch_size, device=device, **opts)
 
         t0 = time.perf_counter()
-        if isinstance(fn, Integrand) and fn.n_channels > 1:
-            # multi-channel madnis draws more than batch_size points in some steps (every channel
-            # gets a minimum): step until the next step would pass the budget
+        if isinstance(fn, Integrand):
+            # madnis on an integrand draws more than batch_size points in some steps (multi-channel:
+            # every channel gets a minimum): step until the next step would pass the budget
             done = 0
             while done < steps:
                 before = counter.calls

@@ -125,9 +125,10 @@ def run_native_sherpa(card: dict, workdir: str | Path, eval_calls: int, seed: in
     first = run_sherpa({**card, "EVENTS": 0}, workdir, timeout=timeout)
     if first.returncode != 0 or not first.processes:
         raise RuntimeError(f"Sherpa's integration failed in {workdir}:\n{first.log[-3000:]}")
-    # events = points with a non-zero weight: aim a little above eval_calls points, then cut the
+    # events = points with a non-zero weight: aim well above eval_calls points (the share that
+    # passes differs between integration and generation), then cut the
     # sequence of points at eval_calls (a prefix of independent points is a sample of its own)
-    events = max(100, int(1.3 * eval_calls * _pass_fraction(first.log)))
+    events = max(100, int(2 * eval_calls * _pass_fraction(first.log)))
     start = time.perf_counter()
     second = run_sherpa({**card, "EVENTS": events, "EVENT_GENERATION_MODE": "Weighted"}, workdir,
                         timeout=timeout, lhe="weighted")
