@@ -34,7 +34,7 @@ from nis.bridge.sherpa_run import PROGRESS, run_sherpa
 from nis.processes.hadronic import PDG
 from nis.bench.suites import EXAMPLES
 
-__all__ = ["native_card", "run_native_sherpa", "lhe_weights"]
+__all__ = ["native_card", "run_native_sherpa", "lhe_weights", "NoResult"]
 
 EVENT = re.compile(r"<event trials='(\d+)'[^>]*>\s*\n\s*\S+\s+\S+\s+(\S+)")
 LEPTON_PDG = {"e-": 11, "e+": -11, "mu-": 13, "mu+": -13, "ve": 12, "ve~": -12, "vm": 14, "vm~": -14}
@@ -104,6 +104,10 @@ def _hadronic_card(spec: dict) -> dict:
     }
 
 
+class NoResult(RuntimeError):
+    """Sherpa ran but reported no cross section."""
+
+
 def lhe_weights(path: str | Path) -> np.ndarray:
     """Point-by-point weights of a weighted Sherpa Les Houches file (zeros for failed trials)."""
     text = Path(path).read_text()
@@ -123,7 +127,10 @@ def run_native_sherpa(card: dict, workdir: str | Path, eval_calls: int, seed: in
     shutil.rmtree(workdir, ignore_errors=True)  # from scratch: no earlier Results/ reused
     card = {**card, "RANDOM_SEED": 4321 + int(seed)}
     first = run_sherpa({**card, "EVENTS": 0}, workdir, timeout=timeout)
-    if first.returncode != 0 or not first.processes:
+    if first.returncode == 0 and not first.processes:
+        raise NoResult(f"Sherpa's integration in {workdir} ended without a cross section (budget PSI: NRAWMAX"
+                       f" spent before one optimisation step of PSI: ITMIN points passing the cuts?)")
+    if first.returncode != 0:
         raise RuntimeError(f"Sherpa's integration failed in {workdir}:\n{first.log[-3000:]}")
     # events = points with a non-zero weight: aim well above eval_calls points (the share that
     # passes differs between integration and generation), then cut the
