@@ -284,16 +284,21 @@ def plot_overview(records: list[dict], path: Path) -> Path:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     for ax, base in zip(axes, ("vegas", "sherpa")):
-        for record in records:
+        for k, record in enumerate(records):
             summary = record.get("summary") or summarise(record["rows"])
             for sampler, style in (("nis", "-"), ("nis-madspace", "--")):
                 pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary
                              if s["method"] == sampler and s.get(f"gain_vs_{base}") and not s["case"].endswith("_sherpa_me"))
                 if pts:
-                    ax.plot(*zip(*pts), style, marker="o", label=f"{record['meta']['suite']}: {sampler}")
+                    ax.plot(*zip(*pts), style, marker="o", color=f"C{k}", label=f"{record['meta']['suite']}: {sampler}")
         ax.axhline(TARGETS[base], ls="--", color="grey", lw=1, label=f"target ({TARGETS[base]:g})")
         ax.axhline(1.0, color="black", lw=0.8)
         ax.set_yscale("log")
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+        ax.set_yticks([0.25, 0.5, 1, 2, 3, 5])
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
         _integer_ticks(ax)
         ax.set_xlabel("jet multiplicity")
         ax.set_title(f"gain over {'VEGAS' if base == 'vegas' else 'Sherpa (same budget)'}", fontsize=10)
