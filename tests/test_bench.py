@@ -139,7 +139,7 @@ def test_smoke_suite_runs_every_method_unbiased_and_repeats_exactly(tmp_path, on
     err = np.array([r["error_pb"] for r in rows])
     mean = np.sum(xs / err**2) / np.sum(1 / err**2)
     assert np.all(np.abs(xs - mean) < 5 * err), list(zip(xs, err))
-    assert abs(mean - 11826) < 0.02 * 11826  # sigma(e+e- -> 3 jets), 2e6-point nis run (results/processes-*)
+    assert abs(mean - 11831) < 0.02 * 11831  # LO Durham 3-jet rate R_3 = 0.29432 x 40197.5 pb (README)
     for r in rows:
         assert 0 < r["efficiency"] <= 1 and r["train_calls"] > 0 and r["eval_calls"] >= 5_000
         assert r["calls_to_events"] == pytest.approx(r["train_calls"] + 1e5 / r["efficiency"])
