@@ -107,29 +107,15 @@ _EVAL_CHUNK = 100_000
 
 def refine_vegas_grid(edges: np.ndarray, values: np.ndarray, counts: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """New bin edges of one VEGAS axis: ``edges`` (bins + 1,), ``values`` the per-bin sum of squared
-    weights, ``counts`` the points per bin. Bins keep a small floor, so no region is ever dropped."""
-    edges = np.asarray(edges, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
+    weights, ``counts`` the points per bin; nis' own refinement
+    (:func:`nis.integrator.vegas_map.refined_grid`) on the mean squared weight per bin, every bin
+    kept at 1e-4 of the mean share so that no region is ever dropped."""
+    from nis.integrator.vegas_map import refined_grid
+
     counts = np.asarray(counts, dtype=np.float64)
-    d = np.where(counts > 0, values / np.maximum(counts, 1.0), 0.0)
-    if not np.all(np.isfinite(d)) or d.sum() <= 0:
-        return edges
-    n = d.size
-    if n > 1:
-        s = np.empty_like(d)
-        s[0] = (7.0 * d[0] + d[1]) / 8.0
-        s[-1] = (d[-2] + 7.0 * d[-1]) / 8.0
-        s[1:-1] = (d[:-2] + 6.0 * d[1:-1] + d[2:]) / 8.0
-    else:
-        s = d.copy()
-    s = s / s.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where((s > 0) & (s < 1), ((1.0 - s) / np.log(1.0 / s)) ** alpha, np.where(s >= 1, 1.0, 0.0))
-    m = np.maximum(m, 1e-4 * m.mean())
-    cum = np.concatenate([[0.0], np.cumsum(m)])
-    new = np.interp(np.linspace(0.0, cum[-1], n + 1), cum, edges)
-    new[0], new[-1] = edges[0], edges[-1]
-    return np.maximum.accumulate(new)
+    d = np.where(counts > 0, np.asarray(values, dtype=np.float64) / np.maximum(counts, 1.0), 0.0)
+    grid = torch.as_tensor(np.asarray(edges, dtype=np.float64))[None]
+    return refined_grid(grid, torch.from_numpy(d)[None], alpha, floor=1e-4)[0].numpy()
 
 
 # --------------------------------------------------------------------------------------------

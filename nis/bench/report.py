@@ -180,10 +180,7 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
     ax.set_title(f"{meta['suite']}: efficiency (median and min-max over seeds)", fontsize=10)
     _legend(ax)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    paths.append(out / f"{stem}-efficiency.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, out / f"{stem}-efficiency.png"))
 
     samplers = [m for m in ("nis", "nis-madspace") if any(s["method"] == m for s in summary)] or ["nis"]
     fig, axes = plt.subplots(1, len(samplers), figsize=(6.4 * len(samplers), 4.4), squeeze=False)
@@ -202,11 +199,17 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
         ax.set_title(f"{meta['suite']}: {sampler}'s gain over each peer", fontsize=10)
         _legend(ax)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    paths.append(out / f"{stem}-gain.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, out / f"{stem}-gain.png"))
     return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def _integer_ticks(ax) -> None:
@@ -305,7 +308,4 @@ def plot_overview(records: list[dict], path: Path) -> Path:
         ax.grid(alpha=0.3)
         _legend(ax)
     axes[0].set_ylabel("gain in unweighting efficiency")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -37,7 +37,6 @@ from nis.bench.suites import EXAMPLES
 __all__ = ["native_card", "run_native_sherpa", "lhe_weights", "NoResult"]
 
 EVENT = re.compile(r"<event trials='(\d+)'[^>]*>\s*\n\s*\S+\s+\S+\s+(\S+)")
-LEPTON_PDG = {"e-": 11, "e+": -11, "mu-": 13, "mu+": -13, "ve": 12, "ve~": -12, "vm": 14, "vm~": -14}
 JETS = 901  # Sherpa particle containers (new ids: 93 and 94 cannot be redefined) with the config's flavours
 QUARKS = 902
 
@@ -67,19 +66,20 @@ def native_card(config: dict, sherpa_card: str) -> dict:
 
 
 def _hadronic_card(spec: dict) -> dict:
+    from nis.bridge import parse_process
     from nis.bridge.sherpa import settings_from_parameters
-    from nis.processes.hadronic import HadronicConfig
+    from nis.processes.hadronic import NEUTRINOS, HadronicConfig
 
     cfg = HadronicConfig.from_mapping(spec)
     if isinstance(cfg.scale, str):
         raise ValueError(f"native Sherpa runs take a fixed scale here; the config has scale: {cfg.scale}")
     flavours = [s * PDG[q] for q in cfg.flavours for s in (1, -1)] + [21]
-    leptons = [LEPTON_PDG[x] for x in cfg.leptons]
+    leptons = list(parse_process("g g -> " + " ".join(cfg.leptons))[1]) if cfg.leptons else []  # the bridge's names
     selectors = []
     if leptons:
         selectors.append(["Mass", leptons[0], leptons[1], *cfg.mass_window])
-    for pdg in leptons:
-        if abs(pdg) in (12, 14):
+    for name, pdg in zip(cfg.leptons, leptons):
+        if name in NEUTRINOS:
             continue
         if "pt_min" in cfg.cuts:
             selectors.append(["PT", pdg, cfg.cuts["pt_min"], cfg.sqrt_s])

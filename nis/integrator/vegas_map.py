@@ -103,14 +103,15 @@ class VegasMap(nn.Module):
         self.pending = 0
 
 
-def refined_grid(grid: Tensor, d: Tensor, alpha: float) -> Tensor:
+def refined_grid(grid: Tensor, d: Tensor, alpha: float, floor: float = 0.0) -> Tensor:
     """VEGAS' grid refinement (Lepage 1978; 2021, sec. 2): new increment edges ``(dims, ninc + 1)``.
 
     d: (dims, ninc) non-negative importance of each increment (the average of the squared
     integrand over it, as vegas' own training data). Per axis: smooth d with its neighbours (weights 1, 6, 1; 7, 1 at the ends),
     normalise, damp with ``((1 - d) / ln(1 / d))^alpha``, then place the new edges so that every
     new increment holds an equal share of d, interpolating linearly inside the old increments.
-    Axes without data keep their edges.
+    Axes without data keep their edges. ``floor`` > 0 keeps every damped share at least ``floor``
+    times the axis' mean, so that no increment shrinks to nothing.
     """
     d = torch.nan_to_num(d.to(torch.float64), nan=0.0, posinf=0.0).clamp_min(0.0)
     smooth = 6.0 * d
@@ -124,6 +125,8 @@ def refined_grid(grid: Tensor, d: Tensor, alpha: float) -> Tensor:
     tiny = torch.finfo(torch.float64).tiny
     ratio = (1.0 - p) / torch.log(1.0 / p.clamp_min(tiny))  # -> 1 as p -> 1, -> 0 as p -> 0
     damped = torch.where(p >= 1.0, torch.ones_like(p), torch.where(p > 0, ratio.clamp_min(0.0) ** alpha, p))
+    if floor > 0:
+        damped = torch.maximum(damped, floor * damped.mean(dim=1, keepdim=True))
     cum = torch.cat([torch.zeros_like(damped[:, :1]), damped.cumsum(dim=1)], dim=1)  # (dims, ninc + 1)
     ninc = grid.shape[1] - 1
     levels = cum[:, -1:] * torch.arange(1, ninc, dtype=torch.float64, device=grid.device) / ninc

@@ -305,7 +305,3 @@ class MadspaceChannels:
         alpha[ok] /= total[ok, None]
         alpha[~ok] = 1.0 / self.n_channels
         return torch.from_numpy(alpha).to(p.device)
-
-    def prior(self, p: Tensor) -> Tensor:
-        """The prior channel weights: :meth:`densities` (already normalised)."""
-        return self.densities(p)
