@@ -93,10 +93,12 @@ setup(
         "vegas>=6.0",
         "pyyaml>=6.0",
         "tqdm>=4.60",
+        "h5py>=3.8",  # event files (nis integrate --hdf5, nis generative)
+        "matplotlib>=3.7",  # plots of nis bench and nis generative
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-benchmark>=4", "pylhe>=0.8"],
-        "bench": ["madnis==1.0.0", "madspace==0.2.1", "matplotlib>=3.7"],
+        "bench": ["madnis==1.0.0", "madspace==0.2.1"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},
     ext_modules=[BRIDGE, EXAMPLE] + ([SHERPA] if SHERPA else []),

@@ -1,6 +1,6 @@
 """The ``nis`` command.
 
-``nis integrate CONFIG [--seed S] [--calls N] [--events N] [--lhe FILE] [--json FILE] [--device D]``
+``nis integrate CONFIG [--seed S] [--calls N] [--events N] [--lhe FILE] [--hdf5 FILE] [--json FILE] [--device D]``
 integrates what CONFIG describes, shows a progress bar while it trains, prints a summary and
 writes the result keys of DESIGN.md to ``--json``. Exit codes: 0 done, 1 the integrand failed,
 2 bad input (config, options), 130 interrupted (the last good checkpoint is kept).
@@ -9,6 +9,10 @@ writes the result keys of DESIGN.md to ``--json``. Exit codes: 0 done, 1 the int
 runs a benchmark suite (:mod:`nis.bench`: smoke, ee-jets, gg-gluons, w-jets, z-jets) and writes
 ``benchmarks/results/<suite>-<date>.{json,md}`` and its plots; ``nis bench --list`` names them,
 ``nis bench --overview`` gathers the newest result of every suite into ``overview.{md,png}``.
+
+``nis generative train CONFIG`` trains a generative event model (:mod:`nis.generative`) on nis
+event files and writes the model, its plots against truth and ``results.json``;
+``nis generative sample MODEL --events N`` writes generated events as event files.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=_positive_int, help="generate this many unweighted events")
     p.add_argument("--lhe", help="write the unweighted events to this Les Houches Event file")
     p.add_argument("--events-out", help="write the unweighted events as a NumPy .npz file")
+    p.add_argument("--overweight", type=float, metavar="EPS",
+                   help="partial unweighting: events against the w_max that leaves a fraction EPS of the cross"
+                        " section in overweight events (weight |w|/w_max > 1), e.g. 0.02; default: the median w_max")
+    p.add_argument("--hdf5", help="write the unweighted events' final state as an HDF5 event file (nis.events.hdf5)")
     p.add_argument("--json", help="write the result as a JSON object to this file")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda (overrides the config's)")
     p.add_argument(
@@ -67,6 +75,26 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--workdir", default="/tmp/nis-bench", help="scratch directory of the native Sherpa runs")
     b.add_argument("--resume", action="store_true", help="keep the runs already in the results file, do the rest")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    g = sub.add_parser("generative", help="generative event models trained on nis events (nis.generative)")
+    gsub = g.add_subparsers(dest="action", required=True)
+    gt = gsub.add_parser("train", help="train the model a YAML config describes, save it and evaluate it")
+    gt.add_argument("config", help="YAML config (see examples/generative/)")
+    gt.add_argument("--epochs", type=_positive_int, help="training epochs (network.epochs)")
+    gt.add_argument("--seed", type=int, help="training seed (network.seed)")
+    gt.add_argument("--output", help="output directory (the config's output)")
+    gt.add_argument("--device", help="torch device (network.device)")
+    gt.add_argument("--no-eval", action="store_true", help="train and save only, no plots")
+    gt.add_argument("--quiet", action="store_true", help="no progress bar")
+    ge = gsub.add_parser("evaluate", help="evaluate a trained Z + jets model again (plots, results.json)")
+    ge.add_argument("config", help="the YAML config it was trained with")
+    ge.add_argument("--quiet", action="store_true", help="no progress bar")
+    gs = gsub.add_parser("sample", help="generate events with a trained model")
+    gs.add_argument("model", help="model file (OUTPUT/model.pt of nis generative train)")
+    gs.add_argument("--events", type=_positive_int, required=True, help="number of events")
+    gs.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gs.add_argument("--out", default="generated", help="output prefix: PREFIX_<n>j.h5 per multiplicity (default generated)")
+    gs.add_argument("--jets", type=int, nargs="+", help="only these jet multiplicities (Z + jets models)")
     return parser
 
 
@@ -119,6 +147,12 @@ def integrate(args) -> int:
             config.training.calls = args.calls
         if args.device is not None:
             config.device = args.device
+        if args.overweight is not None:
+            if not 0.0 < args.overweight < 1.0:
+                return _fail(f"--overweight must lie in (0, 1); got {args.overweight}")
+            if not args.events:
+                return _fail("--overweight needs --events N")
+            config.integration.overweight_eps = args.overweight
         is_process = "matrix_element" in config.integrand
         if args.lhe and not is_process:
             return _fail(
@@ -132,8 +166,11 @@ def integrate(args) -> int:
                 f"{config.process!r} is a p p process: nis does not write its Les Houches events yet (beams, x1 x2,"
                 " flavours and colour flows of each partonic channel); use --events-out FILE.npz for the unweighted points"
             )
-        if (args.events_out or args.lhe) and not args.events:
-            return _fail(f"{'--lhe' if args.lhe else '--events-out'} needs --events N")
+        if args.hdf5 and not is_process:
+            return _fail(f"{config.process!r} is a test function: its points have no particles for --hdf5; use --events-out")
+        for option in ("lhe", "events_out", "hdf5"):
+            if getattr(args, option) and not args.events:
+                return _fail(f"--{option.replace('_', '-')} needs --events N")
         from nis.integrands import make_integrand
 
         integrand = make_integrand(config.integrand, name=config.process)
@@ -163,8 +200,12 @@ def integrate(args) -> int:
             integ.save(checkpoint)
         out = result.as_json()
         if args.events:
-            events = integ.generate(args.events, result.method, result.stats.w_max, efficiency=result.stats.efficiency)
+            s = result.stats
+            w_max, efficiency = (s.w_max_quantile, s.efficiency_quantile) if args.overweight else (s.w_max, s.efficiency)
+            events = integ.generate(args.events, result.method, w_max, efficiency=efficiency)
             out["n_events"] = args.events
+            out["event_w_max"] = w_max
+            out["event_overweight_fraction"] = s.overweight_fraction_quantile if args.overweight else s.overweight_fraction
             out["event_generation_calls"] = events["calls"]
             out["n_integrand_calls"] = integ.n_calls
             if args.events_out:
@@ -180,6 +221,11 @@ def integrate(args) -> int:
                 e = result.estimate
                 write_events(args.lhe, integrand, events, e.integral, e.error, config.seed, comment=_summary(result, config))
                 out["lhe"] = str(args.lhe)
+            if args.hdf5:
+                from nis.processes.eventfile import write_hdf5
+
+                write_hdf5(args.hdf5, integrand, events, result, config, w_max)
+                out["hdf5"] = str(args.hdf5)
     except IntegrandError as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
@@ -201,7 +247,49 @@ def main(argv: list[str] | None = None) -> int:
         return integrate(args)
     if args.command == "bench":
         return bench(args)
+    if args.command == "generative":
+        return generative(args)
     return 2
+
+
+def generative(args) -> int:
+    from nis.events.hdf5 import EventFileError
+    from nis.generative.features import FeatureError
+    from nis.generative.model_io import ModelFileError
+
+    try:
+        if args.action == "train":
+            from nis.generative.config import load_generative_config
+            from nis.generative.run import train
+
+            cfg = load_generative_config(args.config)
+            for option, key in (("epochs", "epochs"), ("seed", "seed"), ("device", "device")):
+                if getattr(args, option) is not None:
+                    setattr(cfg.network, key, getattr(args, option))
+            if args.output:
+                cfg.output = args.output
+            summary = train(cfg, progress=not args.quiet, evaluate_after=not args.no_eval)
+            print(f"nis generative train: {cfg.model} trained in {summary['train_seconds']:.0f} s;"
+                  f" model, plots and results.json in {cfg.output}")
+            return 0
+        if args.action == "evaluate":
+            from nis.generative.config import load_generative_config
+            from nis.generative.run import reevaluate
+
+            cfg = load_generative_config(args.config)
+            reevaluate(cfg, progress=not args.quiet)
+            print(f"nis generative evaluate: plots and results.json in {cfg.output}")
+            return 0
+        from nis.generative.run import sample
+
+        paths = sample(args.model, args.events, args.seed, args.out, args.jets)
+        print("nis generative sample: " + ", ".join(str(p) for p in paths.values()))
+        return 0
+    except (ConfigError, EventFileError, FeatureError, ModelFileError, ValueError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\nnis: interrupted", file=sys.stderr)
+        return 130
 
 
 def bench(args) -> int:

@@ -245,8 +245,8 @@ def from_dict(cls, data: dict, where: str = "config"):
     return cls(**kwargs)
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and check a YAML run configuration."""
+def load_yaml(path: str | Path, cls):
+    """Read the YAML file ``path`` into the checked dataclass ``cls`` (:func:`from_dict`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
@@ -254,4 +254,9 @@ def load_config(path: str | Path) -> RunConfig:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-    return from_dict(RunConfig, data, "config")
+    return from_dict(cls, data, "config")
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and check a YAML run configuration."""
+    return load_yaml(path, RunConfig)

@@ -63,6 +63,7 @@ def test_resume_from_checkpoint(config, tmp_path):
         (["--calls", "0"], "must be a positive whole number"),
         (["--calls", "-10"], "must be a positive whole number"),
         (["--lhe", "x.lhe"], "no particles"),
+        (["--hdf5", "x.h5", "--events", "5"], "no particles"),
         (["--device", "cuda:7"] , "CUDA"),
     ],
 )
@@ -114,3 +115,38 @@ def test_import_hook_ignores_other_names():
     assert finder.find_spec("nis.cli", path=["x"]) is None  # submodules: the package's own path
     spec = finder.find_spec("nis")
     assert spec is not None and spec.submodule_search_locations is not None
+
+
+def test_hdf5_event_file_of_a_process(tmp_path, monkeypatch):
+    """--hdf5 writes the final state in the lab frame with the run's settings (nis.events.hdf5)."""
+    from pathlib import Path
+
+    from nis.events.hdf5 import read_event_file
+
+    monkeypatch.chdir(tmp_path)
+    example = Path(__file__).resolve().parents[1] / "examples" / "ee_mumu.yaml"
+    assert main(["integrate", str(example), "--quiet", "--calls", "8000", "--events", "200", "--hdf5", "ev.h5",
+                 "--checkpoint", "none", "--json", "r.json"]) == 0
+    ev, r = read_event_file("ev.h5"), json.loads((tmp_path / "r.json").read_text())
+    assert ev.labels == ["mu+", "mu-"] and ev.momenta.shape == (200, 2, 4) and r["hdf5"] == "ev.h5"
+    import numpy as np
+
+    total = ev.momenta.sum(axis=1)
+    assert np.allclose(total, [91.188, 0, 0, 0], atol=1e-8)  # the e+ e- centre of mass
+    assert ev.cross_section_pb == r["cross_section_pb"] and ev.generator["seed"] == r["seed"]
+    assert ev.generator["integrand"]["matrix_element"] == "e+ e- -> mu+ mu-"
+    assert main(["integrate", str(example), "--quiet", "--hdf5", "x.h5"]) == 2  # needs --events
+
+
+def test_partial_unweighting(config, tmp_path, capsys):
+    """--overweight EPS: events against the w_max that leaves EPS of sigma overweight."""
+    assert main(["integrate", str(config), "--quiet", "--events", "2000", "--overweight", "0.05", "--events-out",
+                 "ev.npz", "--json", "r.json", "--checkpoint", "none"]) == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert abs(r["event_overweight_fraction"] - 0.05) < 0.005
+    import numpy as np
+
+    w = np.load(tmp_path / "ev.npz")["weight"]
+    assert (w >= 1).all() and (w > 1).any()  # overweight events keep |w|/w_max > 1
+    assert main(["integrate", str(config), "--quiet", "--events", "10", "--overweight", "1.5"]) == 2
+    assert "--overweight must lie in (0, 1)" in capsys.readouterr().err

@@ -216,3 +216,25 @@ def test_les_houches_output_of_a_p_p_process_is_refused_before_any_work(tmp_path
     assert main(["integrate", str(config), "--events", "10", "--lhe", str(tmp_path / "dy.lhe")]) != 0
     assert "does not write its Les Houches events yet" in capsys.readouterr().err
     assert not (tmp_path / "dy.lhe").exists()
+
+
+def test_sampled_subprocesses_average_to_the_sum():
+    """subprocesses: sample picks one subprocess k per point with probability p_k and divides by
+    it: at fixed phase-space points its average over k is exactly the summed integrand."""
+    summed = HadronicIntegrand(HadronicConfig.from_mapping({**DY, "subprocesses": "sum"}))
+    sampled = HadronicIntegrand(HadronicConfig.from_mapping({**DY, "subprocesses": "sample"}))
+    assert sampled.sampled and not summed.sampled and sampled.dims == summed.dims + 1
+    prob = sampled.sub_prob
+    assert abs(prob.sum().item() - 1) < 1e-12 and bool((prob >= 0.1 / len(prob) - 1e-15).all())
+    u = cube(400, summed.dims, seed=4)
+    expected = summed.evaluate(u, 0).value
+    assert (expected > 0).sum() > 50
+    mid = torch.cumsum(prob, 0) - 0.5 * prob  # a point inside each subprocess's interval
+    average = torch.zeros_like(expected)
+    for k, m in enumerate(mid):
+        value = sampled.evaluate(torch.cat([u, torch.full((400, 1), m.item(), dtype=u.dtype)], 1), 0).value
+        assert bool((sampled.subprocess_index(torch.full((1, sampled.dims), m.item(), dtype=u.dtype)) == k).all())
+        average += prob[k] * value
+    assert torch.allclose(average, expected, rtol=1e-12, atol=0)
+    with pytest.raises(ConfigError, match="subprocesses must be one of"):
+        HadronicConfig.from_mapping({**DY, "subprocesses": "some"})

@@ -21,6 +21,8 @@ the collider energy and the PDF set::
       jet_cuts: {pt_min: 20, rapidity_max: 6, delta_r_min: 0.4}   # on the j partons
       parameters: {}                      # SM parameters (nis.bridge.sm_defaults)
       provider: builtin                   # or sherpa (needed for W and for jets)
+      subprocesses: auto                  # sum (every subprocess at every point), sample (one per
+                                          # point), auto (sample above 50 subprocesses)
 
 **Subprocesses**: every ordered pair of partons ``a b`` (g and the quarks and antiquarks of
 ``flavours``) and every unordered set of final partons that conserve charge and the quark number
@@ -32,6 +34,14 @@ e+e- -> q q~ matrix element read backwards, ``|M(q q~ -> l+ l-)|^2 (p_q, p_q~, p
 the quarks' colours, which the q q~ process averages, 1/N_c^2 = 1/9 (equal to Sherpa's,
 tests/test_hadronic.py).
 ``sherpa`` builds every subprocess in Sherpa through the bridge.
+
+**Summed or sampled subprocesses**: ``sum`` evaluates every subprocess at every phase-space point
+(W/Z + 1 jet: 30 of them). With two and three jets there are 199 and 315, and the sum costs ~200
+matrix elements per point; ``sample`` adds one cube coordinate that picks a single subprocess k per
+point with probability p_k and divides by it, ``f = f_k / p_k`` (unbiased for any p_k > 0). p_k is
+fixed when the integrand is built: 90% in proportion to each subprocess's share of the cross
+section on a pilot sample of 512 points (seed 0), 10% uniform, so no subprocess is ever left out;
+the flow and VEGAS see the coordinate like any other and refine the choice.
 
 **Phase space** (one channel, ``2 + 3 n - 4`` cube coordinates for n final particles):
 ``shat`` and the rapidity of the partonic system (:mod:`nis.phasespace.hadronic`; the lepton
@@ -68,6 +78,10 @@ LEPTON_CHARGE = {"e+": 1, "mu+": 1, "e-": -1, "mu-": -1, "ve": 0, "vm": 0, "ve~"
 LEPTON_PAIRS = ({"e+", "e-"}, {"mu+", "mu-"}, {"e+", "ve"}, {"mu+", "vm"}, {"e-", "ve~"}, {"mu-", "vm~"})
 NEUTRINOS = ("ve", "vm", "ve~", "vm~")
 JET = "j"
+SUBPROCESS_MODES = ("auto", "sum", "sample")
+AUTO_SAMPLE_ABOVE = 50  #: ``subprocesses: auto`` samples above this many subprocesses
+PILOT_POINTS = 512
+UNIFORM_SHARE = 0.1  #: share of the uniform part of the subprocess probabilities
 MAX_JETS = 3  # with a lepton pair
 MAX_PURE_JETS = 4
 SCALES = ("mass", "ht")
@@ -110,6 +124,18 @@ def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> 
     return out
 
 
+def proton_pdf(name: str, member: int, flavours: list[str], device):
+    """The PDF set ``name`` (:func:`nis.pdf.load_pdf`); ConfigError if it lacks a quark of
+    ``flavours`` or its antiquark."""
+    from nis.pdf import load_pdf
+
+    pdf = load_pdf(name, member, device=device)
+    missing = [q for q in flavours if PDG[q] not in pdf.flavours or -PDG[q] not in pdf.flavours]
+    if missing:
+        raise ConfigError(f"integrand.flavours: the PDF set {name} has no density for {missing}")
+    return pdf
+
+
 @dataclass
 class HadronicConfig:
     """A ``p p -> leptons + jets`` or ``p p -> jets`` process; see the module docstring for the keys."""
@@ -127,6 +153,7 @@ class HadronicConfig:
     jet_cuts: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
     provider: str = "builtin"
+    subprocesses: str = "auto"
 
     def __post_init__(self):
         if not is_hadronic(self.matrix_element):
@@ -153,6 +180,8 @@ class HadronicConfig:
                                   " takes jet_cuts only")
         if self.met_min < 0 or (self.met_min and neutral):
             raise ConfigError(f"integrand.met_min must be >= 0 GeV and needs a neutrino in the final state; got {self.met_min}")
+        if self.subprocesses not in SUBPROCESS_MODES:
+            raise ConfigError(f"integrand.subprocesses must be one of {SUBPROCESS_MODES}; got {self.subprocesses!r}")
         if self.provider not in ("builtin", "sherpa"):
             raise ConfigError(f"integrand.provider must be builtin or sherpa for p p processes; got {self.provider!r}")
         if self.sqrt_s <= 0:
@@ -233,13 +262,8 @@ class HadronicIntegrand(Integrand):
     exact = None
 
     def __init__(self, config: HadronicConfig, name: str | None = None, device: str | torch.device = "cpu"):
-        from nis.pdf import load_pdf
-
         self.config, self.name = config, name or config.matrix_element
-        self.pdf = load_pdf(config.pdf, config.pdf_member, device=device)
-        missing = [q for q in config.flavours if PDG[q] not in self.pdf.flavours or -PDG[q] not in self.pdf.flavours]
-        if missing:
-            raise ConfigError(f"integrand.flavours: the PDF set {config.pdf} has no density for {missing}")
+        self.pdf = proton_pdf(config.pdf, config.pdf_member, config.flavours, device)
         charged = [2 + i for i, x in enumerate(config.leptons) if x not in NEUTRINOS]
         self.neutrinos = [2 + i for i, x in enumerate(config.leptons) if x in NEUTRINOS]
         self.lepton_cuts = Cuts.from_dict({**config.cuts, "partons": charged}) if charged else None
@@ -247,6 +271,12 @@ class HadronicIntegrand(Integrand):
         self.jet_cuts = Cuts.from_dict({**config.jet_cuts, "partons": list(range(first_jet, first_jet + n_j))}) if n_j else None
         self._phase_space()
         self.subprocesses = self._subprocesses()
+        mode = config.subprocesses
+        self.sampled = mode == "sample" or (mode == "auto" and len(self.subprocesses) > AUTO_SAMPLE_ABOVE)
+        if self.sampled:
+            self.sub_prob = self._pilot_probabilities()
+            self.sub_cdf = torch.cumsum(self.sub_prob, 0)
+            self.dims += 1
 
     def _phase_space(self) -> None:
         cfg = self.config
@@ -291,6 +321,21 @@ class HadronicIntegrand(Integrand):
         mes = sherpa_matrix_elements(names, settings=settings_from_parameters(cfg.parameters))
         return [Subprocess.named(name, me, tuple(range(n)), me.info.symmetry_factor) for name, me in zip(names, mes)]
 
+    def _pilot_probabilities(self) -> Tensor:
+        """p_k: 90% each subprocess's share of sigma on a pilot sample, 10% uniform."""
+        n_sub = len(self.subprocesses)
+        u = torch.rand(PILOT_POINTS, self.dims, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        p, x1, x2, shat, w = self.momenta(u)
+        keep = self._passes(p, w)
+        share = torch.zeros(n_sub, dtype=torch.float64)
+        if keep.any():
+            p, x1, x2, shat, w = (t[keep] for t in (p, x1, x2, shat, w))
+            share = self._by_subprocess(p, x1, x2, shat).mul(w[:, None]).abs().mean(0).cpu()
+        if not share.sum() > 0:
+            share = torch.ones(n_sub, dtype=torch.float64)
+        prob = (1 - UNIFORM_SHARE) * share / share.sum() + UNIFORM_SHARE / n_sub
+        return prob / prob.sum()
+
     def _lepton_order(self) -> tuple[int, int]:
         """Lab positions of the lepton pair in the order of the built-in e+ e- process (l+, l-)."""
         return (2, 3) if self.config.leptons[0].endswith("+") else (3, 2)
@@ -307,11 +352,15 @@ class HadronicIntegrand(Integrand):
     def momenta(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Lab momenta (n, 2 + n_final, 4), x1, x2, shat and the phase-space weight of cube points u."""
         x1, x2, shat, w_x = self.fractions(u[:, 0], u[:, 1])
-        k, w_ps = self.tree.forward(u[:, 2:], shat)
+        k, w_ps = self.tree.forward(u[:, 2:2 + self.tree.dims], shat)
         return lab_momenta(k, x1, x2, self.config.sqrt_s), x1, x2, shat, w_x * w_ps
 
-    def evaluate(self, u: Tensor, channel: int) -> IntegrandBatch:
-        p, x1, x2, shat, w = self.momenta(u)
+    def subprocess_index(self, u: Tensor) -> Tensor:
+        """The subprocess each cube point picks (sampled subprocesses only), shape (n,)."""
+        cdf = self.sub_cdf.to(u)
+        return torch.searchsorted(cdf, u[:, -1].contiguous()).clamp_max(len(self.subprocesses) - 1)
+
+    def _passes(self, p: Tensor, w: Tensor) -> Tensor:
         keep = w > 0
         if self.config.leptons:
             m_lo, m_hi = self.config.mass_window
@@ -322,19 +371,43 @@ class HadronicIntegrand(Integrand):
                 keep &= cuts.mask(p)
         if self.config.met_min:
             keep &= pt(p[:, self.neutrinos].sum(dim=1)) >= self.config.met_min
+        return keep
+
+    def evaluate(self, u: Tensor, channel: int) -> IntegrandBatch:
+        p, x1, x2, shat, w = self.momenta(u)
         value = torch.zeros_like(w)
-        idx = torch.nonzero(keep).squeeze(1)
+        idx = torch.nonzero(self._passes(p, w)).squeeze(1)
         if idx.numel():
-            value[idx] = self._cross_section(p[idx], x1[idx], x2[idx], shat[idx]) * w[idx]
+            k = self.subprocess_index(u[idx]) if self.sampled else None
+            value[idx] = self._cross_section(p[idx], x1[idx], x2[idx], shat[idx], k) * w[idx]
         return IntegrandBatch(value=value, features=u)
 
-    def _cross_section(self, p: Tensor, x1: Tensor, x2: Tensor, shat: Tensor) -> Tensor:
-        """``sum_ab f_a(x1) f_b(x2) |M_ab|^2 conv / (2 shat)`` (densities f = xf / x)."""
+    def _pdfs(self, p: Tensor, x1: Tensor, x2: Tensor, shat: Tensor) -> tuple[Tensor, Tensor]:
         q2 = self.scale2(p, shat)
-        f1, f2 = self.pdf.xfxQ2_all(x1, q2) / x1[:, None], self.pdf.xfxQ2_all(x2, q2) / x2[:, None]
+        return self.pdf.xfxQ2_all(x1, q2) / x1[:, None], self.pdf.xfxQ2_all(x2, q2) / x2[:, None]
+
+    def _by_subprocess(self, p: Tensor, x1: Tensor, x2: Tensor, shat: Tensor) -> Tensor:
+        """``f_a(x1) f_b(x2) |M_ab|^2 conv / (2 shat)`` of every subprocess, shape (n, K)."""
+        f1, f2 = self._pdfs(p, x1, x2, shat)
         col = self.pdf.flavour_index
-        host = p.detach().to("cpu", torch.float64).contiguous().numpy()  # once for every channel
+        host = p.detach().to("cpu", torch.float64).contiguous().numpy()
+        me = [f1[:, col(s.a)] * f2[:, col(s.b)] * torch.from_numpy(s(host)).to(shat) for s in self.subprocesses]
+        return GEV2_TO_PB / (2.0 * shat)[:, None] * torch.stack(me, 1)
+
+    def _cross_section(self, p: Tensor, x1: Tensor, x2: Tensor, shat: Tensor, k: Tensor | None = None) -> Tensor:
+        """``sum_ab f_a(x1) f_b(x2) |M_ab|^2 conv / (2 shat)`` (densities f = xf / x); with ``k``
+        (sampled subprocesses) only subprocess k of each point, divided by p_k."""
+        if k is None:
+            return self._by_subprocess(p, x1, x2, shat).sum(1)
+        f1, f2 = self._pdfs(p, x1, x2, shat)
+        col = self.pdf.flavour_index
+        host = p.detach().to("cpu", torch.float64).contiguous().numpy()
+        k_host = k.cpu().numpy()
         total = torch.zeros_like(shat)
-        for sub in self.subprocesses:
-            total = total + f1[:, col(sub.a)] * f2[:, col(sub.b)] * torch.from_numpy(sub(host)).to(shat)
+        for j in np.unique(k_host):
+            sub = self.subprocesses[j]
+            rows = np.nonzero(k_host == j)[0]
+            r = torch.from_numpy(rows).to(shat.device)
+            me = torch.from_numpy(sub(np.ascontiguousarray(host[rows]))).to(shat)
+            total[r] = f1[r, col(sub.a)] * f2[r, col(sub.b)] * me / self.sub_prob[j].to(shat)
         return GEV2_TO_PB / (2.0 * shat) * total

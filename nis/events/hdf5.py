@@ -1,0 +1,115 @@
+"""Event files in HDF5: the final state of unweighted events, with how they were made.
+
+One file holds the events of one process (one multiplicity)::
+
+    /momenta   float64 (N, k, 4)   final-state momenta (E, px, py, pz) in GeV, lab frame
+    /weights   float64 (N,)        relative event weights: 1, or sign * |w|/w_max for the rare
+                                   overweight events (their mean is ~1; sigma = cross_section_pb)
+
+and attributes ``format = "nis-events"``, ``version`` (1), ``labels`` (JSON list of the k
+particle names, e.g. ``["mu+", "mu-", "j", "j"]``), ``process``, ``cross_section_pb``,
+``error_pb`` and ``generator`` (JSON: the run's settings - integrand config, seed, method,
+unweighting efficiency, nis and torch versions, date). ``h5py.File(path)["momenta"][:]`` reads
+the events without nis.
+
+The file appears only when complete (written under a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "nis-events"
+VERSION = 1
+
+__all__ = ["EventFile", "write_event_file", "read_event_file", "EventFileError"]
+
+
+class EventFileError(ValueError):
+    """An event file that is missing, of another format or version, or inconsistent."""
+
+
+@dataclass
+class EventFile:
+    """Events of one process: momenta (N, k, 4), weights (N,), labels (k names) and metadata."""
+
+    momenta: np.ndarray
+    labels: list[str]
+    weights: np.ndarray | None = None
+    process: str = ""
+    cross_section_pb: float = float("nan")
+    error_pb: float = float("nan")
+    generator: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.momenta = np.asarray(self.momenta, dtype=np.float64)
+        if self.momenta.ndim != 3 or self.momenta.shape[2] != 4:
+            raise EventFileError(f"momenta must have shape (N, k, 4), got {self.momenta.shape}")
+        n, k = self.momenta.shape[:2]
+        if len(self.labels) != k:
+            raise EventFileError(f"{len(self.labels)} labels {self.labels} for {k} particles per event")
+        self.labels = [str(x) for x in self.labels]
+        self.weights = np.ones(n) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
+        if self.weights.shape != (n,):
+            raise EventFileError(f"weights must have shape ({n},), got {self.weights.shape}")
+        if not np.isfinite(self.momenta).all() or not np.isfinite(self.weights).all():
+            raise EventFileError("momenta and weights must be finite")
+
+    def __len__(self) -> int:
+        return self.momenta.shape[0]
+
+
+def write_event_file(path: str | Path, events: EventFile) -> Path:
+    """Write ``events`` to ``path`` (HDF5, see the module docstring); returns the path."""
+    import h5py
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("momenta", data=events.momenta, compression="gzip", shuffle=True)
+        f.create_dataset("weights", data=events.weights, compression="gzip", shuffle=True)
+        f.attrs["format"] = FORMAT
+        f.attrs["version"] = VERSION
+        f.attrs["labels"] = json.dumps(events.labels)
+        f.attrs["process"] = events.process
+        f.attrs["cross_section_pb"] = float(events.cross_section_pb)
+        f.attrs["error_pb"] = float(events.error_pb)
+        f.attrs["generator"] = json.dumps(events.generator, default=str)
+    os.replace(tmp, path)
+    return path
+
+
+def read_event_file(path: str | Path) -> EventFile:
+    """Read an event file written by :func:`write_event_file`; a clear error if it is not one."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise EventFileError(f"{path}: no such event file (make one with nis integrate CONFIG --events N --hdf5 {path})")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise EventFileError(f"{path}: not an HDF5 file ({exc})") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise EventFileError(f"{path}: not a nis event file (attribute format = {f.attrs.get('format')!r})")
+        version = int(f.attrs.get("version", -1))
+        if version != VERSION:
+            raise EventFileError(f"{path}: event-file version {version}; this nis reads version {VERSION}")
+        missing = [name for name in ("momenta", "weights") if name not in f]
+        if missing:
+            raise EventFileError(f"{path}: missing dataset(s) {missing}")
+        return EventFile(
+            momenta=f["momenta"][:],
+            weights=f["weights"][:],
+            labels=json.loads(f.attrs["labels"]),
+            process=str(f.attrs.get("process", "")),
+            cross_section_pb=float(f.attrs.get("cross_section_pb", np.nan)),
+            error_pb=float(f.attrs.get("error_pb", np.nan)),
+            generator=json.loads(f.attrs.get("generator", "{}")),
+        )
