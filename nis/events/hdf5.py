@@ -63,6 +63,18 @@ class EventFile:
     def __len__(self) -> int:
         return self.momenta.shape[0]
 
+    def take(self, rows: np.ndarray) -> "EventFile":
+        """The events at ``rows``, with this file's labels and metadata."""
+        return EventFile(momenta=self.momenta[rows], labels=self.labels, weights=self.weights[rows],
+                         process=self.process, cross_section_pb=self.cross_section_pb, error_pb=self.error_pb,
+                         generator=self.generator)
+
+    def split(self, fraction: float, rng: np.random.Generator) -> tuple["EventFile", "EventFile"]:
+        """(the rest, a random ``fraction`` of the events) - e.g. training and held-out truth."""
+        rows = rng.permutation(len(self))
+        k = int(round(fraction * len(self)))
+        return self.take(rows[k:]), self.take(rows[:k])
+
 
 def write_event_file(path: str | Path, events: EventFile) -> Path:
     """Write ``events`` to ``path`` (HDF5, see the module docstring); returns the path."""

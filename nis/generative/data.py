@@ -50,13 +50,6 @@ def _cuts(ev: EventFile) -> dict:
     }
 
 
-def _take(ev: EventFile, rows: np.ndarray) -> EventFile:
-    return EventFile(
-        momenta=ev.momenta[rows], labels=ev.labels, weights=ev.weights[rows], process=ev.process,
-        cross_section_pb=ev.cross_section_pb, error_pb=ev.error_pb, generator=ev.generator,
-    )
-
-
 def load_zjets(paths: list[str], test_fraction: float = 0.5, seed: int = 0) -> ZJetsSample:
     """One event file per multiplicity; ``test_fraction`` of each held out as truth."""
     if not 0.0 < test_fraction < 1.0:
@@ -75,9 +68,7 @@ def load_zjets(paths: list[str], test_fraction: float = 0.5, seed: int = 0) -> Z
             cuts = c
         elif c["muon"] != cuts["muon"] or c["mass_window"] != cuts["mass_window"]:
             raise FeatureError(f"{path}: muon cuts {c} differ from the other files' {cuts}")
-        rows = rng.permutation(len(ev))
-        k = int(round(test_fraction * len(ev)))
-        test[n], train[n] = _take(ev, rows[:k]), _take(ev, rows[k:])
+        train[n], test[n] = ev.split(test_fraction, rng)
         sigma[n] = ev.cross_section_pb
     cuts["jet_by_n"] = {n: {k: v for k, v in _cuts(train[n])["jet"].items() if k != "partons"} for n in train}
     return ZJetsSample(train=train, test=test, cross_sections=sigma, cuts=cuts)

@@ -212,15 +212,6 @@ def train(cfg: GenerativeConfig, progress: bool = False, evaluate_after: bool = 
     return summary
 
 
-def _split(events: EventFile, test_fraction: float, seed: int) -> tuple[EventFile, EventFile]:
-    rows = np.random.default_rng(seed).permutation(len(events))
-    k = int(round(test_fraction * len(events)))
-    part = lambda r: EventFile(momenta=events.momenta[r], labels=events.labels, weights=events.weights[r],  # noqa: E731
-                               process=events.process, cross_section_pb=events.cross_section_pb,
-                               error_pb=events.error_pb, generator=events.generator)
-    return part(rows[k:]), part(rows[:k])
-
-
 def _train_mmdgan(cfg: GenerativeConfig, out: Path, progress: bool, evaluate_after: bool) -> dict:
     """The MMD-GAN of ``cfg`` on its t t~ -> 6 partons event file (:mod:`nis.generative.mmdgan`)."""
     from nis.config import from_dict
@@ -228,7 +219,7 @@ def _train_mmdgan(cfg: GenerativeConfig, out: Path, progress: bool, evaluate_aft
     from nis.generative.mmdgan import MMDGANSettings, evaluate_mmdgan, train_mmdgan
 
     settings = from_dict(MMDGANSettings, cfg.mmdgan, "mmdgan")
-    train_events, test_events = _split(read_event_file(cfg.data[0]), cfg.test_fraction, settings.seed)
+    train_events, test_events = read_event_file(cfg.data[0]).split(cfg.test_fraction, np.random.default_rng(settings.seed))
     start = time.perf_counter()
     model = train_mmdgan(train_events, settings, progress)
     seconds = time.perf_counter() - start
