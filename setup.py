@@ -99,6 +99,9 @@ setup(
     extras_require={
         "test": ["pytest>=7", "pytest-benchmark>=4", "pylhe>=0.8"],
         "bench": ["madnis==1.0.0", "madspace==0.2.1"],
+        # nis shower, nis unfold, nis jetimages: Pythia 8.317.2 is the newest release with a
+        # prebuilt wheel (8.318.0 is a source release that compiles for ~1 hour on 2 cores)
+        "shower": ["pythia8mc==8.317.2", "fastjet>=3.4"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},
     ext_modules=[BRIDGE, EXAMPLE] + ([SHERPA] if SHERPA else []),

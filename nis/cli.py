@@ -13,6 +13,17 @@ runs a benchmark suite (:mod:`nis.bench`: smoke, ee-jets, gg-gluons, w-jets, z-j
 ``nis generative train CONFIG`` trains a generative event model (:mod:`nis.generative`) on nis
 event files and writes the model, its plots against truth and ``results.json``;
 ``nis generative sample MODEL --events N`` writes generated events as event files.
+
+``nis shower LHE --out FILE.h5 [--events N] [--seed S] [--detector YAML]`` showers and
+hadronises the events of a Les Houches file with Pythia 8, clusters jets with FastJet and smears
+them with the detector model (:mod:`nis.shower`); the file holds parton, particle and detector level.
+
+``nis unfold CONFIG [--out DIR]`` unfolds a showered sample from detector to parton level with a
+conditional flow (cINN) and with OmniFold (:mod:`nis.unfolding`): plots, calibration, results.json.
+
+``nis jetimages generate CONFIG`` makes boosted-W and QCD fat jets with Pythia 8;
+``nis jetimages evaluate CONFIG --out DIR`` compares a jet-image CNN with the mass and tau21
+baselines, plainly and with (mass, tau21) decorrelated (:mod:`nis.jetimages`).
 """
 
 from __future__ import annotations
@@ -95,6 +106,34 @@ def _parser() -> argparse.ArgumentParser:
     gs.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gs.add_argument("--out", default="generated", help="output prefix: PREFIX_<n>j.h5 per multiplicity (default generated)")
     gs.add_argument("--jets", type=int, nargs="+", help="only these jet multiplicities (Z + jets models)")
+    sh = sub.add_parser("shower", help="shower an LHE file with Pythia 8, cluster jets, smear (nis.shower)")
+    sh.add_argument("lhe", help="Les Houches Event file (nis integrate ... --lhe FILE)")
+    sh.add_argument("--out", required=True, help="output HDF5 file: parton, particle and detector level")
+    sh.add_argument("--events", type=_positive_int, help="only the first N events (default all)")
+    sh.add_argument("--seed", type=_positive_int, default=1, help="Pythia's and the detector's seed (default 1)")
+    sh.add_argument("--detector", help="YAML file of detector parameters (nis.shower.detector; default built in)")
+    sh.add_argument("--no-mpi", action="store_true", help="switch off multiple parton interactions")
+    sh.add_argument("--no-hadronisation", action="store_true", help="stop at parton level after the showers")
+    sh.add_argument("--jet-radius", type=float, default=0.4, help="anti-kT R (default 0.4)")
+    sh.add_argument("--pythia", action="append", default=[], metavar="'KEY = VALUE'", help="more Pythia settings")
+    sh.add_argument("--json", help="write the run's summary here")
+    sh.add_argument("--quiet", action="store_true", help="no progress bar")
+    un = sub.add_parser("unfold", help="unfold a showered sample with a cINN and OmniFold (nis.unfolding)")
+    un.add_argument("config", help="YAML config (see examples/unfolding/)")
+    un.add_argument("--out", help="output directory (default: the config's output)")
+    un.add_argument("--quiet", action="store_true", help="no progress bars")
+    ji = sub.add_parser("jetimages", help="jet-image classification: boosted W against QCD jets (nis.jetimages)")
+    jsub = ji.add_subparsers(dest="action", required=True)
+    jg = jsub.add_parser("generate", help="generate the signal and background fat jets with Pythia 8")
+    jg.add_argument("config", help="YAML config (see examples/jetimages/)")
+    jg.add_argument("--out", help="directory of the jet files (default: the config's data_dir)")
+    jg.add_argument("--classes", nargs="+", choices=("signal", "background"), default=["signal", "background"],
+                    help="only these classes (run them as separate processes to use more cores)")
+    jg.add_argument("--quiet", action="store_true", help="no progress bars")
+    je = jsub.add_parser("evaluate", help="train and compare the CNN and the baselines, write plots and results")
+    je.add_argument("config", help="the YAML config the jets were generated with")
+    je.add_argument("--out", required=True, help="output directory: plots, results.json, results.md, models")
+    je.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -159,12 +198,12 @@ def integrate(args) -> int:
                 f"{config.process!r} is a test function: its points have no particles to write as LHE;"
                 " use --events-out FILE.npz for the unweighted points"
             )
-        from nis.processes.hadronic import is_hadronic
+        from nis.processes.ttbar import is_ttbar
 
-        if args.lhe and is_process and is_hadronic(str(config.integrand["matrix_element"])):
+        if args.lhe and is_process and is_ttbar(str(config.integrand["matrix_element"])):
             return _fail(
-                f"{config.process!r} is a p p process: nis does not write its Les Houches events yet (beams, x1 x2,"
-                " flavours and colour flows of each partonic channel); use --events-out FILE.npz for the unweighted points"
+                f"{config.process!r}: nis does not write Les Houches events of t t~ -> 6 partons yet (its top and W"
+                " resonances and colour lines); use --hdf5 FILE for the final state"
             )
         if args.hdf5 and not is_process:
             return _fail(f"{config.process!r} is a test function: its points have no particles for --hdf5; use --events-out")
@@ -249,7 +288,83 @@ def main(argv: list[str] | None = None) -> int:
         return bench(args)
     if args.command == "generative":
         return generative(args)
+    if args.command == "shower":
+        return shower(args)
+    if args.command == "unfold":
+        return unfold(args)
+    if args.command == "jetimages":
+        return jetimages(args)
     return 2
+
+
+def jetimages(args) -> int:
+    from nis.jetimages.run import evaluate, generate_jets
+    from nis.shower.pythia import MissingDependency
+
+    try:
+        if args.action == "generate":
+            summary = generate_jets(args.config, args.out, progress=not args.quiet, classes=tuple(args.classes))
+            for label, s in summary.items():
+                print(f"nis jetimages generate: {label}: {s['jets']:,} jets from {s['events']:,} events"
+                      f" ({s['events_per_second']:.0f} events/s)")
+            return 0
+        results = evaluate(args.config, args.out, progress=not args.quiet)
+    except (ValueError, FileNotFoundError, MissingDependency) as exc:  # ConfigError, JetFileError, ModelFileError
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\nnis: interrupted", file=sys.stderr)
+        return 130
+    print((Path(args.out) / "results.md").read_text() if (Path(args.out) / "results.md").exists() else results)
+    return 0
+
+
+def unfold(args) -> int:
+    from nis.unfolding.run import unfold as run_unfold
+
+    try:
+        summary = run_unfold(args.config, args.out, progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as exc:  # ConfigError, ShoweredFileError, FeatureError, ModelFileError
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\nnis: interrupted", file=sys.stderr)
+        return 130
+    out = args.out or summary["settings"]["output"]
+    for name, chi2 in summary["summary"]["chi2_per_ndf"].items():
+        print(f"  {name:18s} chi2/ndf against the pseudo-data truth: "
+              + ", ".join(f"{obs} {value:.2f}" for obs, value in chi2.items()))
+    print("  cINN calibration, largest |coverage - q|: "
+          + ", ".join(f"{obs} {v:.3f}" for obs, v in summary["summary"]["calibration_max_deviation"].items()))
+    print(f"nis unfold: plots and results.json in {out}")
+    return 0
+
+
+def shower(args) -> int:
+    from nis.events.lhe import LHEReadError
+    from nis.shower.detector import Detector
+    from nis.shower.pythia import MissingDependency
+    from nis.shower.run import ShowerError, ShowerSettings, shower as run_shower
+
+    try:
+        settings = ShowerSettings(
+            seed=args.seed, events=args.events or 0, mpi=not args.no_mpi, hadronisation=not args.no_hadronisation,
+            jet_radius=args.jet_radius, pythia=args.pythia,
+        )
+        detector = Detector.load(args.detector) if args.detector else Detector()
+        summary = run_shower(args.lhe, args.out, settings, detector, progress=not args.quiet)
+    except (ConfigError, ValueError, FileNotFoundError, LHEReadError, MissingDependency, ShowerError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\nnis: interrupted", file=sys.stderr)
+        return 130
+    if summary["events_lost"]:
+        print(f"nis: warning: Pythia dropped {summary['events_lost']} event(s), LHE event number(s)"
+              f" {summary['lost_event_numbers']}: " + " | ".join(summary["pythia_errors"]), file=sys.stderr)
+    print(f"nis shower: {summary['events_showered']:,} of {summary['events_read']:,} events showered"
+          f" ({summary['events_lost']} lost, {summary['events_per_second']:.0f} events/s);"
+          f" {summary['detector_passed']:,} with two detector muons -> {args.out}")
+    if args.json:
+        _write_atomic(Path(args.json), json.dumps(summary, indent=2) + "\n")
+    return 0
 
 
 def generative(args) -> int:

@@ -208,14 +208,54 @@ def test_unknown_pdf_set_lists_where_nis_looked():
         HadronicIntegrand(HadronicConfig.from_mapping({**DY, "pdf": "NoSuchSet_nnlo"}))
 
 
-def test_les_houches_output_of_a_p_p_process_is_refused_before_any_work(tmp_path, capsys):
+def test_les_houches_events_of_drell_yan(tmp_path):
+    """p p -> Z/gamma* -> mu+ mu- end to end: proton beams, incoming partons x1 P1 and x2 P2 of a
+    q q~ subprocess, the Z as a status-2 resonance carrying the pair's momentum and mass, its
+    muons pointing to it, momentum conservation, one colour line from quark to antiquark."""
+    import pylhe
+
     from nis.cli import main
 
     config = tmp_path / "dy.json"
-    config.write_text(json.dumps({"process": "dy", "integrand": DY}))
-    assert main(["integrate", str(config), "--events", "10", "--lhe", str(tmp_path / "dy.lhe")]) != 0
-    assert "does not write its Les Houches events yet" in capsys.readouterr().err
-    assert not (tmp_path / "dy.lhe").exists()
+    config.write_text(json.dumps({
+        "process": "dy", "integrand": DY, "seed": 2,
+        "training": {"calls": 4000, "batch_size": 1000}, "integration": {"calls": 8000, "validation_calls": 2000},
+    }))
+    lhe = tmp_path / "dy.lhe"
+    assert main(["integrate", str(config), "--events", "300", "--lhe", str(lhe), "--quiet", "--checkpoint", "none"]) == 0
+    read = pylhe.LHEFile.fromfile(str(lhe))
+    init = read.init.initInfo
+    assert (init.beamA, init.beamB) == (2212, 2212)
+    assert init.energyA == pytest.approx(SQRT_S / 2)
+    events = list(read.events)
+    assert len(events) == 300
+    for ev in events:
+        parts = ev.particles
+        ids = [int(q.id) for q in parts]
+        assert [int(q.status) for q in parts] == [-1, -1, 2, 1, 1]
+        assert ids[2] == 23 and sorted(ids[3:]) == [-13, 13] and ids[0] == -ids[1] and 1 <= abs(ids[0]) <= 5
+        mom = np.array([[q.e, q.px, q.py, q.pz] for q in parts])
+        assert np.abs(mom[:2, 1:3]).max() == 0 and mom[0, 3] > 0 > mom[1, 3]  # along +z and -z
+        assert np.abs(mom[3:].sum(0) - mom[:2].sum(0)).max() < 1e-9 * SQRT_S
+        assert np.abs(mom[2] - mom[3:].sum(0)).max() < 1e-9 * SQRT_S
+        assert parts[2].m == pytest.approx(math.sqrt(float(mass2(torch.tensor(mom[2])))), rel=1e-7)
+        assert 66 <= parts[2].m <= 116
+        assert [int(q.mother1) for q in parts[3:]] == [3, 3]
+        quark = 0 if ids[0] > 0 else 1  # incoming quark's colour is the incoming antiquark's anticolour
+        assert parts[quark].color1 > 0 and parts[quark].color1 == parts[1 - quark].color2
+
+
+def test_event_subprocesses_follow_their_share_of_the_cross_section():
+    """An event's subprocess is drawn with probability f_k / sum_j f_j at its phase-space point."""
+    integrand = HadronicIntegrand(HadronicConfig.from_mapping({**DY, "subprocesses": "sum"}))
+    u = cube(64, integrand.dims, seed=4)
+    p, x1, x2, shat, w = integrand.momenta(u)
+    point = u[integrand._passes(p, w)][:1].repeat(20_000, 1)
+    share = integrand._by_subprocess(*integrand.momenta(point[:1])[:4])[0].abs()
+    share = (share / share.sum()).numpy()
+    counts = np.bincount(integrand.choose_subprocesses(point, np.random.default_rng(0)), minlength=len(share))
+    sigma = np.sqrt(share * (1 - share) / len(point))
+    assert np.all(np.abs(counts / len(point) - share) < 5 * sigma + 1e-12)
 
 
 def test_sampled_subprocesses_average_to_the_sum():

@@ -1,7 +1,5 @@
 """The integrator end to end: right integrals, honest errors, the fallback, seeds, save/load."""
 
-import math
-
 import pytest
 import torch
 

@@ -84,7 +84,10 @@ def test_inconsistent_event_arrays_are_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "pdg",
-    [[-11, 11, 1, -1], [-11, 11, 1, -1, 21, 21, 21], [21, 21, 21, 21, 21, 21], [1, -1, 21, 21], [21, 1, 1, 21]],
+    [
+        [-11, 11, 1, -1], [-11, 11, 1, -1, 21, 21, 21], [21, 21, 21, 21, 21, 21], [1, -1, 21, 21], [21, 1, 1, 21],
+        [1, -1, 2, -2], [1, -1, 13, -13, 2, -2, 21], [2, 1, 2, 1, -13, 13], [21, 2, -11, 11, 2, 1, -1],
+    ],
 )
 def test_colour_lines_are_consistent(pdg):
     rng = np.random.default_rng(5)
@@ -114,9 +117,29 @@ def test_colour_flow_probability_follows_antenna_weights():
     assert first.mean() == pytest.approx(expected, abs=5 * np.sqrt(expected * (1 - expected) / len(first)))
 
 
+def test_two_quark_lines_pair_by_antenna_weights():
+    """u u~ -> d d~ (all outgoing: u~ u d d~): the u~-side quark joins d~ with weight 1/s, else u~ with 1/s'."""
+    rng = np.random.default_rng(11)
+    p = np.abs(rng.normal(size=(1, 4, 4))) + 0.2
+    p[..., 0] = np.linalg.norm(p[..., 1:], axis=-1) + 0.3
+    p = np.repeat(p, 40_000, axis=0)
+    tags = colour_flows([2, -2, 1, -1], p, rng)
+    # crossed: particle 1 (incoming u~) is an outgoing quark, particle 0 an outgoing antiquark
+    to_dbar = tags[:, 1, 1] == tags[:, 3, 1]  # incoming u~'s anticolour flows on to the outgoing d~
+
+    def s(i, j):
+        a, b = p[0, i], p[0, j]
+        return 2 * abs(a[0] * b[0] - a[1:] @ b[1:])
+
+    w_dbar = 1 / (s(1, 3) * s(2, 0))
+    w_ubar = 1 / (s(1, 0) * s(2, 3))
+    expected = w_dbar / (w_dbar + w_ubar)
+    assert to_dbar.mean() == pytest.approx(expected, abs=5 * np.sqrt(expected * (1 - expected) / len(to_dbar)))
+
+
 def test_unsupported_colour_structure_is_named():
     with pytest.raises(ValueError, match="no colour-flow rule"):
-        colour_flows([1, -1, 2, -2], np.ones((1, 4, 4)), np.random.default_rng(0))
+        colour_flows([1, 21, 21, 21], np.ones((1, 4, 4)), np.random.default_rng(0))
 
 
 def test_nis_integrate_writes_lhe_that_pylhe_reads(tmp_path):

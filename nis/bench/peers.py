@@ -247,13 +247,13 @@ def run_madnis(
     counter = _Counter(fn)
     state = {"keep_f64": False}
 
-    def integrand(x: torch.Tensor) -> torch.Tensor:
-        f = counter(x.to(torch.float64))
-        return f.to(torch.float64 if state["keep_f64"] else x.dtype)
-
     if isinstance(fn, Integrand):
         integrand, counter = _multichannel(fn, device)
         opts.setdefault("dtype", torch.float64)
+    else:
+        def integrand(x: torch.Tensor) -> torch.Tensor:
+            f = counter(x.to(torch.float64))
+            return f.to(torch.float64 if state["keep_f64"] else x.dtype)
 
     fork_devices = []
     if device.type == "cuda":

@@ -34,8 +34,19 @@ def _kind(pdg: int) -> str:
     return "none"
 
 
-def _chains(pdg: list[int], n_in: int) -> tuple[str, list[tuple[int, ...]]]:
-    """Candidate colour orderings of the particles, in the all-outgoing view."""
+def _compositions(items: tuple, parts: int):
+    """Every split of the ordered ``items`` into ``parts`` consecutive (possibly empty) runs."""
+    if parts == 1:
+        yield (items,)
+        return
+    for cut in range(len(items) + 1):
+        for rest in _compositions(items[cut:], parts - 1):
+            yield (items[:cut], *rest)
+
+
+def _chains(pdg: list[int], n_in: int) -> tuple[str, list[list[tuple[int, ...]]]]:
+    """Candidate colour flows of the particles, in the all-outgoing view: each a list of colour
+    lines ``(q, g, ..., g, qbar)``, or one ring of gluons."""
     crossed = [-p if (i < n_in and abs(p) != 21) else p for i, p in enumerate(pdg)]
     kinds = [_kind(p) for p in crossed]
     quarks = [i for i, k in enumerate(kinds) if k == "q"]
@@ -43,13 +54,19 @@ def _chains(pdg: list[int], n_in: int) -> tuple[str, list[tuple[int, ...]]]:
     gluons = [i for i, k in enumerate(kinds) if k == "g"]
     if not quarks and not antis and not gluons:
         return "none", []
-    if len(quarks) == 1 and len(antis) == 1:
-        return "line", [(quarks[0], *perm, antis[0]) for perm in itertools.permutations(gluons)]
+    if quarks and len(quarks) == len(antis):
+        # leading colour: each quark's line ends on some antiquark, the gluons spread over the lines
+        flows = []
+        for partners in itertools.permutations(antis):
+            for perm in itertools.permutations(gluons):
+                for runs in _compositions(perm, len(quarks)):
+                    flows.append([(q, *run, qb) for q, run, qb in zip(quarks, runs, partners)])
+        return "lines", flows
     if not quarks and not antis and len(gluons) >= 2:
         first, rest = gluons[0], gluons[1:]
-        return "ring", [(first, *perm) for perm in itertools.permutations(rest)]
+        return "ring", [[(first, *perm)] for perm in itertools.permutations(rest)]
     raise ValueError(
-        f"no colour-flow rule for PDG ids {pdg}: nis assigns colour to one quark line plus gluons or to gluons alone"
+        f"no colour-flow rule for PDG ids {pdg}: nis assigns colour to quark lines plus gluons or to gluons alone"
     )
 
 
@@ -62,21 +79,27 @@ def colour_flows(pdg: list[int], momenta: np.ndarray, rng: np.random.Generator, 
         return tags
     metric = np.array([1.0, -1.0, -1.0, -1.0])
     s = 2.0 * np.abs(np.einsum("eik,ejk,k->eij", momenta, momenta, metric))  # |s_ij|
-    links = [list(zip(o[:-1], o[1:])) + ([(o[-1], o[0])] if shape == "ring" else []) for o in orders]
+    links = [
+        [pair for line in flow for pair in zip(line[:-1], line[1:])] + ([(flow[0][-1], flow[0][0])] if shape == "ring" else [])
+        for flow in orders
+    ]
     weight = np.stack([1.0 / np.prod([s[:, i, j] for i, j in pairs], axis=0) for pairs in links], axis=1)
     weight /= weight.sum(axis=1, keepdims=True)
     choice = (rng.random(n_events)[:, None] > np.cumsum(weight, axis=1)).sum(axis=1)
     choice = np.minimum(choice, len(orders) - 1)
-    for k, order in enumerate(orders):
+    for k, flow in enumerate(orders):
         rows = choice == k
-        m = len(order)
-        for pos, particle in enumerate(order):
-            if shape == "ring":  # tag T+pos+1 joins this gluon's colour to the next one's anticolour
-                col, acol = FIRST_TAG + (pos + 1) % m, FIRST_TAG + pos
-            else:  # q (colour only) ... gluons ... qbar (anticolour only)
-                col = FIRST_TAG + pos if pos < m - 1 else 0
-                acol = FIRST_TAG + pos - 1 if pos > 0 else 0
-            tags[rows, particle] = (col, acol)
+        tag = FIRST_TAG
+        for line in flow:
+            m = len(line)
+            for pos, particle in enumerate(line):
+                if shape == "ring":  # tag T+pos+1 joins this gluon's colour to the next one's anticolour
+                    col, acol = tag + (pos + 1) % m, tag + pos
+                else:  # q (colour only) ... gluons ... qbar (anticolour only)
+                    col = tag + pos if pos < m - 1 else 0
+                    acol = tag + pos - 1 if pos > 0 else 0
+                tags[rows, particle] = (col, acol)
+            tag += m
     incoming = np.arange(n) < n_in
     tags[:, incoming] = tags[:, incoming][..., ::-1]
     return tags

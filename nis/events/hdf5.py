@@ -27,7 +27,7 @@ import numpy as np
 FORMAT = "nis-events"
 VERSION = 1
 
-__all__ = ["EventFile", "write_event_file", "read_event_file", "EventFileError"]
+__all__ = ["EventFile", "write_event_file", "read_event_file", "EventFileError", "open_checked"]
 
 
 class EventFileError(ValueError):
@@ -96,26 +96,40 @@ def write_event_file(path: str | Path, events: EventFile) -> Path:
     return path
 
 
-def read_event_file(path: str | Path) -> EventFile:
-    """Read an event file written by :func:`write_event_file`; a clear error if it is not one."""
+def open_checked(path: str | Path, fmt: str, version: int | None, error: type[Exception], what: str, make: str,
+                 datasets: tuple[str, ...] = ()):
+    """Open the nis HDF5 file ``path`` for reading, checked: it exists (else ``error`` saying
+    to ``make`` it), is HDF5, has attribute ``format == fmt`` and (unless None) ``version``, and
+    holds ``datasets``. ``what`` names the kind of file in the messages. Returns the open
+    ``h5py.File`` (use it in a ``with``)."""
     import h5py
 
     path = Path(path)
-    if not path.exists():
-        raise EventFileError(f"{path}: no such event file (make one with nis integrate CONFIG --events N --hdf5 {path})")
+    if not path.is_file():
+        raise error(f"{path}: no such {what} (make it with {make})")
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise EventFileError(f"{path}: not an HDF5 file ({exc})") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise EventFileError(f"{path}: not a nis event file (attribute format = {f.attrs.get('format')!r})")
-        version = int(f.attrs.get("version", -1))
-        if version != VERSION:
-            raise EventFileError(f"{path}: event-file version {version}; this nis reads version {VERSION}")
-        missing = [name for name in ("momenta", "weights") if name not in f]
-        if missing:
-            raise EventFileError(f"{path}: missing dataset(s) {missing}")
+        raise error(f"{path}: not an HDF5 file ({exc})") from None
+    found = f.attrs.get("format", "")
+    found = found.decode() if isinstance(found, bytes) else str(found)
+    problem = None
+    if found != fmt:
+        problem = f"not a {what} (attribute format = {found!r}, expected {fmt!r}; make one with {make})"
+    elif version is not None and int(f.attrs.get("version", -1)) != version:
+        problem = f"{what} version {int(f.attrs.get('version', -1))}; this nis reads version {version}"
+    elif [name for name in datasets if name not in f]:
+        problem = f"missing dataset(s) {[name for name in datasets if name not in f]}"
+    if problem:
+        f.close()
+        raise error(f"{path}: {problem}")
+    return f
+
+
+def read_event_file(path: str | Path) -> EventFile:
+    """Read an event file written by :func:`write_event_file`; a clear error if it is not one."""
+    with open_checked(path, FORMAT, VERSION, EventFileError, "event file",
+                      f"nis integrate CONFIG --events N --hdf5 {path}", ("momenta", "weights")) as f:
         return EventFile(
             momenta=f["momenta"][:],
             weights=f["weights"][:],

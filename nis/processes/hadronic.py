@@ -360,6 +360,16 @@ class HadronicIntegrand(Integrand):
         cdf = self.sub_cdf.to(u)
         return torch.searchsorted(cdf, u[:, -1].contiguous()).clamp_max(len(self.subprocesses) - 1)
 
+    def choose_subprocesses(self, u: Tensor, rng: np.random.Generator) -> np.ndarray:
+        """The subprocess of each unweighted event at cube points u, shape (n,): the sampled one
+        (its events are distributed as f_k), else one drawn with probability f_k / sum_j f_j."""
+        if self.sampled:
+            return self.subprocess_index(u).cpu().numpy()
+        p, x1, x2, shat, _ = self.momenta(u)
+        share = self._by_subprocess(p, x1, x2, shat).abs().cpu().numpy()
+        cdf = np.cumsum(share / share.sum(axis=1, keepdims=True), axis=1)
+        return np.minimum((rng.random(len(share))[:, None] > cdf).sum(axis=1), len(self.subprocesses) - 1)
+
     def _passes(self, p: Tensor, w: Tensor) -> Tensor:
         keep = w > 0
         if self.config.leptons:
