@@ -102,6 +102,8 @@ setup(
         # nis shower, nis unfold, nis jetimages: Pythia 8.317.2 is the newest release with a
         # prebuilt wheel (8.318.0 is a source release that compiles for ~1 hour on 2 cores)
         "shower": ["pythia8mc==8.317.2", "fastjet>=3.4"],
+        # nis generate --workers/--scheduler: generation fanned out over Dask
+        "production": ["dask[distributed]>=2024.1"],
     },
     entry_points={"console_scripts": ["nis=nis.cli:main"]},
     ext_modules=[BRIDGE, EXAMPLE] + ([SHERPA] if SHERPA else []),

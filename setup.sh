@@ -27,7 +27,7 @@ fi
 python -m pip install --upgrade-strategy only-if-needed "pybind11>=2.12"
 # Builds the C++ bridge nis._bridge and the example C provider (at most NIS_BUILD_JOBS=2 compilers).
 # The shower extra (Pythia 8, FastJet) only from prebuilt wheels, never a one-hour compile.
-python -m pip install --upgrade-strategy only-if-needed --only-binary pythia8mc -e ".[test,bench,shower]"
+python -m pip install --upgrade-strategy only-if-needed --only-binary pythia8mc -e ".[test,bench,shower,production]"
 # Python <= 3.12 has a stdlib module 'nis'; editable installs leave out the start-up hook that
 # lets `import nis` find this package from any directory, so place it (see _nis_import_fix.py).
 python _nis_import_fix.py

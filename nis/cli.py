@@ -21,6 +21,10 @@ them with the detector model (:mod:`nis.shower`); the file holds parton, particl
 ``nis unfold CONFIG [--out DIR]`` unfolds a showered sample from detector to parton level with a
 conditional flow (cINN) and with OmniFold (:mod:`nis.unfolding`): plots, calibration, results.json.
 
+``nis generate DIR --events N --seed S [--lhe FILE] [--workers K | --scheduler ADDRESS]``
+generates unweighted events from a sampler written by ``nis integrate CONFIG --save DIR``
+(:mod:`nis.production`), in one process or over Dask workers.
+
 ``nis jetimages generate CONFIG`` makes boosted-W and QCD fat jets with Pythia 8;
 ``nis jetimages evaluate CONFIG --out DIR`` compares a jet-image CNN with the mass and tau21
 baselines, plainly and with (mass, tau21) decorrelated (:mod:`nis.jetimages`).
@@ -68,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         help="save the trained sampler here (default: PROCESS.nis.pt in the working directory; 'none' to skip)",
     )
     p.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
+    p.add_argument("--save", metavar="DIR", help="write a portable sampler (nis generate DIR generates from it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
     b = sub.add_parser("bench", help="run a benchmark suite: every method at the same budget and seeds")
@@ -122,6 +127,20 @@ def _parser() -> argparse.ArgumentParser:
     un.add_argument("config", help="YAML config (see examples/unfolding/)")
     un.add_argument("--out", help="output directory (default: the config's output)")
     un.add_argument("--quiet", action="store_true", help="no progress bars")
+    ge = sub.add_parser("generate", help="generate unweighted events from a sampler (nis integrate --save DIR)")
+    ge.add_argument("sampler", help="sampler directory written by nis integrate CONFIG --save DIR")
+    ge.add_argument("--events", type=_positive_int, required=True, help="number of unweighted events")
+    ge.add_argument("--seed", type=int, default=1, help="master seed: job j draws from stream (seed, j) (default 1)")
+    ge.add_argument("--lhe", help="write the events to this Les Houches Event file")
+    ge.add_argument("--hdf5", help="write the events' final state as an HDF5 event file")
+    ge.add_argument("--events-out", help="write the events as a NumPy .npz file")
+    ge.add_argument("--workers", type=_positive_int, help="fan out over a Dask LocalCluster of this many processes")
+    ge.add_argument("--scheduler", help="fan out over the Dask cluster at this address (tcp://HOST:PORT)")
+    ge.add_argument("--job-events", type=_positive_int, default=10_000, help="events per job (default 10000)")
+    ge.add_argument("--config", help="the process config: refuse the sampler if it was trained on another")
+    ge.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    ge.add_argument("--json", help="write the summary here")
+    ge.add_argument("--quiet", action="store_true", help="no progress bar")
     ji = sub.add_parser("jetimages", help="jet-image classification: boosted W against QCD jets (nis.jetimages)")
     jsub = ji.add_subparsers(dest="action", required=True)
     jg = jsub.add_parser("generate", help="generate the signal and background fat jets with Pythia 8")
@@ -218,8 +237,6 @@ def integrate(args) -> int:
     checkpoint = args.checkpoint or f"{config.process}.nis.pt"
     checkpoint = None if checkpoint.lower() == "none" else Path(checkpoint)
 
-    import torch
-
     from nis.integrator import Integrator, IntegrandError
 
     try:
@@ -238,33 +255,28 @@ def integrate(args) -> int:
         if checkpoint is not None:
             integ.save(checkpoint)
         out = result.as_json()
+        s = result.stats
+        w_max, efficiency, overweight = ((s.w_max_quantile, s.efficiency_quantile, s.overweight_fraction_quantile)
+                                         if args.overweight else (s.w_max, s.efficiency, s.overweight_fraction))
         if args.events:
-            s = result.stats
-            w_max, efficiency = (s.w_max_quantile, s.efficiency_quantile) if args.overweight else (s.w_max, s.efficiency)
+            from nis.processes.eventfile import run_record
+
             events = integ.generate(args.events, result.method, w_max, efficiency=efficiency)
             out["n_events"] = args.events
             out["event_w_max"] = w_max
-            out["event_overweight_fraction"] = s.overweight_fraction_quantile if args.overweight else s.overweight_fraction
+            out["event_overweight_fraction"] = overweight
             out["event_generation_calls"] = events["calls"]
             out["n_integrand_calls"] = integ.n_calls
-            if args.events_out:
-                import numpy as np
+            e = result.estimate
+            out.update(_write_events(args, integrand, events, result.process, e.integral, e.error, config.seed,
+                                     _summary(result, config), lambda: run_record(result, config, w_max)))
+        if args.save:
+            from nis.production.artifact import save_artifact
 
-                path = Path(args.events_out)
-                tmp = path.with_name(path.name + ".tmp.npz")
-                np.savez(tmp, **{k: v.cpu().numpy() for k, v in events.items() if isinstance(v, torch.Tensor)})
-                os.replace(tmp, path)
-            if args.lhe:
-                from nis.processes.lhe import write_events
-
-                e = result.estimate
-                write_events(args.lhe, integrand, events, e.integral, e.error, config.seed, comment=_summary(result, config))
-                out["lhe"] = str(args.lhe)
-            if args.hdf5:
-                from nis.processes.eventfile import write_hdf5
-
-                write_hdf5(args.hdf5, integrand, events, result, config, w_max)
-                out["hdf5"] = str(args.hdf5)
+            estimator = (f"quantile: overweight fraction {config.integration.overweight_eps}" if args.overweight else
+                         f"median of {config.integration.wmax_chunks} chunk maxima")
+            save_artifact(args.save, integ, result, config, w_max, efficiency, overweight, estimator)
+            out["sampler"] = str(args.save)
     except IntegrandError as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
@@ -278,6 +290,33 @@ def integrate(args) -> int:
     if args.json:
         _write_atomic(Path(args.json), json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def _write_events(args, integrand, events: dict, process: str, sigma: float, error: float, seed: int, comment: str,
+                  record) -> dict:
+    """The event outputs asked for (--events-out, --lhe, --hdf5); their JSON keys. ``record``
+    makes the HDF5 file's generator record when needed."""
+    import numpy as np
+    import torch
+
+    out = {}
+    if args.events_out:
+        path = Path(args.events_out)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **{k: v.cpu().numpy() for k, v in events.items() if isinstance(v, torch.Tensor)})
+        os.replace(tmp, path)
+        out["events_out"] = str(path)
+    if args.lhe:
+        from nis.processes.lhe import write_events
+
+        write_events(args.lhe, integrand, events, sigma, error, seed, comment=comment)
+        out["lhe"] = str(args.lhe)
+    if args.hdf5:
+        from nis.processes.eventfile import write_hdf5
+
+        write_hdf5(args.hdf5, integrand, events, process, sigma, error, record())
+        out["hdf5"] = str(args.hdf5)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +333,55 @@ def main(argv: list[str] | None = None) -> int:
         return unfold(args)
     if args.command == "jetimages":
         return jetimages(args)
+    if args.command == "generate":
+        return generate(args)
     return 2
+
+
+def generate(args) -> int:
+    import time
+
+    from nis.production.artifact import ArtifactError, load_artifact
+    from nis.production.generate import GenerationError, generate_distributed, generate_local
+
+    if args.workers and args.scheduler:
+        return _fail("give --workers K (a local cluster) or --scheduler ADDRESS, not both")
+    try:
+        integrand_cfg = load_config(args.config).integrand if args.config else None
+        integ, manifest = load_artifact(args.sampler, args.device, integrand_cfg)
+        start = time.perf_counter()
+        if args.workers or args.scheduler:
+            events = generate_distributed(args.sampler, args.events, args.seed, args.workers, args.scheduler,
+                                          args.device, args.job_events, progress=not args.quiet)
+        else:
+            events = generate_local(args.sampler, args.events, args.seed, args.device, args.job_events,
+                                    progress=not args.quiet)
+        seconds = time.perf_counter() - start
+        record = {"sampler": str(args.sampler), "seed": args.seed, "seed_policy": manifest["seed_policy"],
+                  "method": manifest["method"], "w_max": manifest["w_max"], "integrand": manifest["config"]["integrand"]}
+        summary = {
+            "sampler": str(args.sampler), "process": manifest["process"], "n_events": args.events, "seed": args.seed,
+            "calls": events["calls"], "cross_section_pb": events["cross_section_pb"], "error_pb": events["error_pb"],
+            "training_cross_section_pb": manifest["cross_section_pb"], "training_error_pb": manifest["error_pb"],
+            "w_max": manifest["w_max"], "method": manifest["method"], "jobs": events["jobs"],
+            "workers": events["workers"], "seconds": seconds, "events_per_second": args.events / seconds,
+        }
+        summary.update(_write_events(args, integ.integrand, events, manifest["process"], events["cross_section_pb"],
+                                     events["error_pb"], args.seed, f"nis generate {args.sampler} --seed {args.seed}",
+                                     lambda: record))
+    except (ConfigError, ArtifactError, GenerationError, ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\nnis: interrupted", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(f"nis generate {manifest['process']}: {args.events:,} events from {events['calls']:,} calls in"
+              f" {seconds:.1f} s ({summary['events_per_second']:.0f} events/s, {events['jobs']} jobs on"
+              f" {events['workers']} worker(s)); cross section {events['cross_section_pb']:.6g} +-"
+              f" {events['error_pb']:.3g} pb (training: {manifest['cross_section_pb']:.6g} +- {manifest['error_pb']:.3g})")
+    if args.json:
+        _write_atomic(Path(args.json), json.dumps(summary, indent=2) + "\n")
+    return 0
 
 
 def jetimages(args) -> int:

@@ -468,11 +468,15 @@ class Integrator:
         needed (at most ``batch_size``), so few matrix elements are spent beyond ``n_events``.
 
         Returns a dict of tensors: ``u`` (n, dims) cube points, ``features`` (n, k) physical
-        points, ``channel`` (n,), ``weight`` (n,) = sign * max(1, |W|/w_max); plus ``calls``.
+        points, ``channel`` (n,), ``weight`` (n,) = sign * max(1, |W|/w_max); plus ``calls`` and
+        the integral of all the points drawn, unweighted or not: ``integral_sum`` (the sum of
+        their stratified weights; / calls = the integral) and ``variance_sum`` (its variance times
+        calls^2), so that runs in parallel combine into one estimate.
         """
         use_flow = method == "nis"
         kept = {"u": [], "features": [], "channel": [], "weight": []}
         have, calls = 0, 0
+        integral_sum = variance_sum = 0.0
         while have < n_events:
             n = batch_size
             if efficiency:
@@ -482,7 +486,11 @@ class Integrator:
                 if k == 0:
                     continue
                 d, batch, w = self._weights(c, k, use_flow)
-                keep, ew = unweight(w * (n / k), w_max, self.generator)
+                w_n = w * (n / k)  # mean over the batch's n points: the integral
+                s1, s2 = float(w_n.sum()), float((w_n * w_n).sum())
+                integral_sum += s1
+                variance_sum += (s2 - s1 * s1 / k) * k / max(k - 1, 1)
+                keep, ew = unweight(w_n, w_max, self.generator)
                 kept["u"].append(d.u[keep])
                 kept["features"].append(batch.features[keep])
                 kept["channel"].append(torch.full((int(keep.sum()),), c, device=self.device))
@@ -490,7 +498,7 @@ class Integrator:
                 have += int(keep.sum())
                 calls += k
         out = {key: torch.cat(vals)[:n_events] for key, vals in kept.items()}
-        out["calls"] = calls
+        out.update(calls=calls, integral_sum=integral_sum, variance_sum=variance_sum)
         return out
 
     # -- the whole run ----------------------------------------------------------------------

@@ -31,11 +31,10 @@ def final_state(integrand, events: dict) -> tuple[np.ndarray, list[str]]:
     return p[:, integrand.n_in:].cpu().numpy(), labels
 
 
-def write_hdf5(path: str | Path, integrand, events: dict, result, config, w_max: float | None = None) -> Path:
-    """Write the events of one ``nis integrate`` run (``result``: its RunResult; ``w_max``: what
-    they were unweighted against, default the median one) to ``path``."""
-    momenta, labels = final_state(integrand, events)
-    generator = {
+def run_record(result, config, w_max: float | None = None) -> dict:
+    """The ``generator`` record of an event file from one ``nis integrate`` run (``result``: its
+    RunResult; ``w_max``: what the events were unweighted against, default the median one)."""
+    return {
         "integrand": config.integrand,
         "seed": config.seed,
         "method": result.method,
@@ -43,6 +42,16 @@ def write_hdf5(path: str | Path, integrand, events: dict, result, config, w_max:
         "unweighting_efficiency": result.stats.efficiency,
         "w_max": result.stats.w_max if w_max is None else w_max,
         "training_calls": config.training.calls,
+    }
+
+
+def write_hdf5(path: str | Path, integrand, events: dict, process: str, cross_section_pb: float, error_pb: float,
+               record: dict) -> Path:
+    """Write unweighted events (of :meth:`nis.integrator.Integrator.generate`) to ``path``;
+    ``record``: how they were made (:func:`run_record`), stored with the versions and the date."""
+    momenta, labels = final_state(integrand, events)
+    generator = {
+        **record,
         "nis_version": nis.__version__,
         "torch_version": torch.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -53,9 +62,9 @@ def write_hdf5(path: str | Path, integrand, events: dict, result, config, w_max:
             momenta=momenta,
             labels=labels,
             weights=events["weight"].cpu().numpy(),
-            process=result.process,
-            cross_section_pb=result.estimate.integral,
-            error_pb=result.estimate.error,
+            process=process,
+            cross_section_pb=cross_section_pb,
+            error_pb=error_pb,
             generator=generator,
         ),
     )
