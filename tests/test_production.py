@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nis.production.artifact import ArtifactError, load_artifact, read_manifest, stream_seed
-from nis.production.generate import generate_local, merge, plan, run_job
+from nis.production.generate import generate_local, local_cluster, merge, plan, run_job
 
 DY = {
     "process": "dy",
@@ -107,8 +107,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(sampler):
     on the other; the merged sample equals the one-process sample exactly."""
     distributed = pytest.importorskip("distributed")
     sizes = plan(4000, 1000)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with local_cluster(2) as cluster, distributed.Client(cluster) as client:
         pids = client.run(os.getpid)
         futures = [client.submit(run_job, str(sampler), j, n, 11, key=f"job-{j}", retries=2, pure=False)
                    for j, n in enumerate(sizes)]

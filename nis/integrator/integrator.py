@@ -268,9 +268,14 @@ class Integrator:
     def _optimise(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self._sync_gradients()
         torch.nn.utils.clip_grad_norm_(self._parameters(), self.training.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+
+    def _sync_gradients(self) -> None:
+        """Hook between ``backward`` and the optimiser step; nothing on one device (data-parallel
+        training averages the gradients over ranks here: :mod:`nis.integrator.distributed`)."""
 
     def _parameters(self):
         return [p for p in self.model.parameters() if p.requires_grad]

@@ -14,9 +14,14 @@ against the sampler's w_max, so every job is a pure function of (sampler, S, j, 
 Every job also returns the integral of all the points it drew (kept or not), and the merged
 cross section is their combination with its error.
 
-Dask: ``workers=K`` starts a ``LocalCluster`` of K single-threaded processes on this machine;
-``scheduler=ADDRESS`` uses a running Dask cluster (on Slurm, Kubernetes, ...) whose workers have
-nis and the matrix-element provider installed and can read the sampler directory.
+Dask: ``workers=K`` starts a ``LocalCluster`` of K single-threaded processes on this machine
+(:func:`local_cluster`); ``scheduler=ADDRESS`` uses a running Dask cluster (on Slurm,
+Kubernetes, ...) whose workers have nis and the matrix-element provider installed and can read
+the sampler directory. Dask starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+also switches off glibc's adaptive mmap threshold: every large array is then a fresh mmap, and
+nis ran 1.7 times slower per worker (0.60 s against 0.35 s for a 10,000-event Drell-Yan job
+here, C++ matrix elements included). :func:`local_cluster` leaves that variable out; on a
+cluster of your own, leave it out of ``distributed.nanny.pre-spawn-environ`` likewise.
 """
 
 from __future__ import annotations
@@ -115,6 +120,18 @@ def _worker_setup() -> None:
     torch.set_num_threads(1)
 
 
+def local_cluster(workers: int):
+    """A Dask LocalCluster of ``workers`` single-threaded processes, started without Dask's
+    ``MALLOC_TRIM_THRESHOLD_`` (see the module docstring)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
 def generate_distributed(directory: str | Path, n_events: int, seed: int, workers: int | None = None,
                          scheduler: str | None = None, device: str = "cpu", job_events: int = JOB_EVENTS,
                          progress: bool = True) -> dict:
@@ -122,7 +139,7 @@ def generate_distributed(directory: str | Path, n_events: int, seed: int, worker
     ``scheduler``. GenerationError (naming the job and the worker's error) if a job fails
     ``RETRIES + 1`` times; nothing is merged then."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise GenerationError("Dask is not installed; install it with: python -m pip install 'dask[distributed]'"
                               " (or bash setup.sh)") from None
@@ -132,7 +149,7 @@ def generate_distributed(directory: str | Path, n_events: int, seed: int, worker
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = local_cluster(workers or 1)
         client = Client(cluster)
     try:
         client.run(_worker_setup)
