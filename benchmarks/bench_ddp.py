@@ -29,18 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import write_report  # noqa: E402
 
+from nis.bench.report import cpu_model  # noqa: E402
 from nis.config import FlowConfig, IntegrationConfig, RunConfig, TrainingConfig  # noqa: E402
 from nis.integrator.distributed import run_distributed  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def config(batch: int, steps: int, device: str) -> RunConfig:
@@ -91,7 +82,7 @@ def main(argv=None) -> None:
         })
         print(rows[-1], flush=True)
 
-    device = f"{cpu_name()}" if args.device == "cpu" else torch.cuda.get_device_name(0)
+    device = f"{cpu_model()}" if args.device == "cpu" else torch.cuda.get_device_name(0)
     cores = os.cpu_count()
     meta = {
         "command": "python benchmarks/bench_ddp.py " + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -23,17 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nis.bench.report import cpu_model
+
 HERE = Path(__file__).resolve().parent
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None) -> int:
@@ -82,7 +74,7 @@ def main(argv=None) -> int:
     record = {
         "config": args.config, "events": args.events, "jobs": len(sizes), "job_events": args.job_events,
         "calls": alone["calls"], "cross_section_pb": alone["cross_section_pb"], "error_pb": alone["error_pb"],
-        "cpu": _cpu(), "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+        "cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
         "rows": rows, "argv": sys.argv[1:],
     }
     out = Path(args.out)
@@ -90,7 +82,7 @@ def main(argv=None) -> int:
     lines = [
         f"# nis generate: events per second against Dask workers ({name})", "",
         f"{args.events:,} events ({len(sizes)} jobs of {args.job_events:,}), {alone['calls']:,} integrand calls,"
-        f" cross section {alone['cross_section_pb']:.6g} +- {alone['error_pb']:.3g} pb; {_cpu()}, {os.cpu_count()}"
+        f" cross section {alone['cross_section_pb']:.6g} +- {alone['error_pb']:.3g} pb; {cpu_model()}, {os.cpu_count()}"
         f" cores, torch {torch.__version__}. Every merged sample is identical to the one-process sample.", "",
         "| run | generation [s] | events/s | speed-up vs 1 worker | cluster start-up [s] |", "|---|---|---|---|---|",
     ]

@@ -46,7 +46,7 @@ import torch
 import torch.distributed as dist
 
 from nis.config import RunConfig
-from nis.integrator.integrator import Integrator, RunResult, _device_name
+from nis.integrator.integrator import Integrator, RunResult
 from nis.production.artifact import stream_seed
 
 
@@ -219,24 +219,7 @@ class DistributedIntegrator(Integrator):
             return None
         other_calls = total_training_calls - self.n_calls
         method, reason, comparison = self.validate()
-        estimate, stats = self.integrate(method)
-        self.method = method
-        return RunResult(
-            process=process or self.integrand.name,
-            method=method,
-            fallback_reason=reason,
-            estimate=estimate,
-            stats=stats,
-            comparison=comparison,
-            n_integrand_calls=self.n_calls + other_calls,
-            n_channels=self.integrand.n_channels,
-            n_active_channels=int(self.model.alpha.active.sum()),
-            wall_seconds=time.perf_counter() - start,
-            device=_device_name(self.device),
-            seed=self.seed,
-            exact=self.integrand.exact,
-            training={"steps": self.step, "history": self.history[-1:] if self.history else []},
-        )
+        return self._finish(process, method, reason, comparison, start, other_calls)
 
     def report(self) -> dict:
         """What a rank tells the launcher: timings, calls, its parameters and first buffered points."""

@@ -523,6 +523,11 @@ class Integrator:
         """VEGAS, training, validation and integration; see the module docstring."""
         start = time.perf_counter()
         method, reason, comparison = self.prepare(progress)
+        return self._finish(process, method, reason, comparison, start)
+
+    def _finish(self, process, method: str, reason, comparison, start: float, other_calls: int = 0) -> RunResult:
+        """Stage 4 (integration with ``method``) and the run's result; ``other_calls``: integrand
+        calls made by other processes (the other ranks of data-parallel training)."""
         estimate, stats = self.integrate(method)
         self.method = method
         return RunResult(
@@ -532,7 +537,7 @@ class Integrator:
             estimate=estimate,
             stats=stats,
             comparison=comparison,
-            n_integrand_calls=self.n_calls,
+            n_integrand_calls=self.n_calls + other_calls,
             n_channels=self.integrand.n_channels,
             n_active_channels=int(self.model.alpha.active.sum()),
             wall_seconds=time.perf_counter() - start,
