@@ -2,7 +2,8 @@
 
 ``nis integrate CONFIG [--seed S] [--calls N] [--events N] [--lhe FILE] [--hdf5 FILE] [--json FILE] [--device D]``
 integrates what CONFIG describes, shows a progress bar while it trains, prints a summary and
-writes the result keys of DESIGN.md to ``--json``. Exit codes: 0 done, 1 the integrand failed,
+writes the result keys of DESIGN.md to ``--json`` (``--save DIR``: a portable sampler;
+``--ranks N``: data-parallel training on N processes). Exit codes: 0 done, 1 the integrand failed,
 2 bad input (config, options), 130 interrupted (the last good checkpoint is kept).
 
 ``nis bench SUITE [--seeds N] [--calls N] [--eval N] [--methods ...] [--cases ...] [--device D]``
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
     p.add_argument("--save", metavar="DIR", help="write a portable sampler (nis generate DIR generates from it)")
+    p.add_argument("--ranks", type=_positive_int, default=1,
+                   help="train data-parallel on this many processes (torch.distributed; gloo on the CPU, nccl with"
+                        " --device cuda: one GPU per rank); events and samplers need one process")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
     b = sub.add_parser("bench", help="run a benchmark suite: every method at the same budget and seeds")
@@ -196,6 +200,24 @@ def _summary(result, config: RunConfig) -> str:
     return "\n".join(lines)
 
 
+def _integrate_distributed(args, config) -> int:
+    from nis.integrator.distributed import run_distributed
+
+    backend = "nccl" if str(config.device).startswith("cuda") else "gloo"
+    try:
+        result = run_distributed(config, args.ranks, backend=backend)
+    except (RuntimeError, ValueError) as exc:
+        return _fail(str(exc), 1)
+    if not args.quiet:
+        print(_summary(result, config))
+        print(f"  ranks               {args.ranks} ({backend})")
+    if args.json:
+        out = result.as_json()
+        out["ranks"] = args.ranks
+        _write_atomic(Path(args.json), json.dumps(out, indent=2) + "\n")
+    return 0
+
+
 def integrate(args) -> int:
     try:
         config = load_config(args.config)
@@ -211,6 +233,13 @@ def integrate(args) -> int:
             if not args.events:
                 return _fail("--overweight needs --events N")
             config.integration.overweight_eps = args.overweight
+        if args.ranks > 1:
+            asked = [f"--{o.replace('_', '-')}" for o in ("events", "lhe", "hdf5", "events_out", "save", "resume")
+                     if getattr(args, o)]
+            if asked:
+                return _fail(f"--ranks trains over several processes and returns the result; {', '.join(asked)}"
+                             " need(s) one process (train with --save DIR, then nis generate DIR --workers K)")
+            return _integrate_distributed(args, config)
         is_process = "matrix_element" in config.integrand
         if args.lhe and not is_process:
             return _fail(

@@ -1,6 +1,7 @@
 """Data-parallel training (nis.integrator.distributed) with gloo on CPU: identical parameters on
 all ranks, independent streams, averaged gradients, and the integral of one device within errors."""
 
+import json
 import math
 
 import pytest
@@ -145,3 +146,16 @@ def test_nan_on_one_rank_stops_all_ranks(tmp_path):
     assert torch.equal(a["parameters"], b["parameters"]) and torch.isfinite(a["parameters"]).all()
     assert torch.equal(a["fallback"], b["fallback"])  # the fallback kept adapting together
     assert a["method"] == "vegas"
+
+
+def test_nis_integrate_ranks(tmp_path, capsys):
+    from nis.cli import main
+
+    cfg = tmp_path / "camel.yaml"
+    cfg.write_text("process: camel2\nintegrand: {function: camel, dims: 2}\n"
+                   "training: {calls: 8000, batch_size: 1000}\nintegration: {calls: 8000, validation_calls: 2000}\n")
+    assert main(["integrate", str(cfg), "--ranks", "2", "--events", "10"]) == 2
+    assert "need(s) one process" in capsys.readouterr().err
+    assert main(["integrate", str(cfg), "--ranks", "2", "--quiet", "--json", str(tmp_path / "r.json")]) == 0
+    out = json.loads((tmp_path / "r.json").read_text())
+    assert out["ranks"] == 2 and abs(out["cross_section_pb"] - 0.9058863) < 4 * out["error_pb"]  # camel 2D: exact

@@ -132,3 +132,16 @@ def test_bad_generate_options_are_named(sampler, tmp_path, capsys):
     cfg.write_text(json.dumps({**DY, "integrand": {**DY["integrand"], "scale": 50.0}}))
     assert main(["generate", str(sampler), "--events", "10", "--config", str(cfg)]) == 2
     assert "integrand.scale: 91.1876 in the sampler, 50.0 now" in capsys.readouterr().err
+
+
+def test_a_worker_that_cannot_load_the_sampler_stops_the_run_with_its_error(sampler, tmp_path):
+    import shutil
+
+    pytest.importorskip("distributed")
+    from nis.production.generate import GenerationError, generate_distributed
+
+    broken = tmp_path / "broken"
+    shutil.copytree(sampler, broken)
+    (broken / "sampler.pt").write_bytes(b"not a torch file")
+    with pytest.raises(GenerationError, match=r"job nis-job-1-\d+ failed 3 times; the last error: "):
+        generate_distributed(broken, 200, seed=1, workers=1, job_events=100, progress=False)
