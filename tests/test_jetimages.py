@@ -21,7 +21,7 @@ from nis.jetimages.config import JetImagesConfig, load_jetimages_config
 from nis.jetimages.decorrelate import bin_edges, bin_index, decorrelation_weights, weighted_histograms
 from nis.jetimages.generate import GenerationSettings, JetSample, read_jets, write_jets
 from nis.jetimages.images import check_images, wrap_phi
-from nis.shower.jets import from_pt_eta_phi
+from nis.events.kinematics import from_pt_eta_phi_e
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 needs_fastjet = pytest.mark.skipif(importlib.util.find_spec("fastjet") is None, reason="fastjet is not installed")
@@ -30,7 +30,7 @@ EXAMPLE = "examples/jetimages/wprime_vs_qcd.yaml"
 
 def massless(pt, eta, phi) -> np.ndarray:
     pt, eta, phi = (np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (pt, eta, phi))
-    return from_pt_eta_phi(pt, eta, phi, pt * np.cosh(eta))
+    return from_pt_eta_phi_e(pt, eta, phi, pt * np.cosh(eta))
 
 
 def two_prong(eta0: float, phi0: float) -> np.ndarray:
@@ -300,7 +300,7 @@ def test_pythia_background_jets(tmp_path):
     pytest.importorskip("pythia8mc")
     pytest.importorskip("fastjet")
     from nis.jetimages.generate import generate_sample
-    from nis.shower.jets import pt_eta_phi_m
+    from nis.events.kinematics import pt_eta_phi_m
 
     s = GenerationSettings(jets=5, max_events=200, seed=7)
     sample = generate_sample("background", s)

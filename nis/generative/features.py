@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nis.events.kinematics import massless, pt_eta_phi, wrap
+
 __all__ = [
     "BLOCK_DIMS", "MULTIPLICITIES", "feature_dims", "to_features", "from_features", "observables",
     "Whitening", "min_jet_delta_r", "FeatureError",
@@ -49,16 +51,6 @@ def feature_dims(n_jets: int) -> int:
     if n_jets not in MULTIPLICITIES:
         raise FeatureError(f"{n_jets} jets: the Z + jets models know {MULTIPLICITIES} jets")
     return sum(BLOCK_DIMS[:n_jets])
-
-
-def _pt_eta_phi(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pt = np.hypot(p[..., 1], p[..., 2])
-    eta = np.arcsinh(p[..., 3] / np.maximum(pt, 1e-300))
-    return pt, eta, np.arctan2(p[..., 2], p[..., 1])
-
-
-def _wrap(phi: np.ndarray) -> np.ndarray:
-    return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def _split(momenta: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,21 +76,17 @@ def to_features(momenta: np.ndarray, labels: list[str], pt_min_mu: float, pt_min
     is mu+ (N,) bool)."""
     muons, jets, lead_plus = _split(np.asarray(momenta, dtype=np.float64), labels)
     n = jets.shape[1]
-    pt_m, eta_m, phi_m = _pt_eta_phi(muons)
-    pt_j, eta_j, phi_j = _pt_eta_phi(jets)
+    pt_m, eta_m, phi_m = pt_eta_phi(muons)
+    pt_j, eta_j, phi_j = pt_eta_phi(jets)
     if (pt_m <= pt_min_mu).any() or (n > 1 and (pt_j[:, 1:] <= pt_min_j).any()):
         raise FeatureError(f"events below the pT minima (muons {pt_min_mu}, jets {pt_min_j} GeV): set pt_min lower")
     ref = phi_m[:, :1]
-    aphi = lambda phi: np.arctanh(np.clip(_wrap(phi - ref) / np.pi, -PHI_CLAMP, PHI_CLAMP))  # noqa: E731
+    aphi = lambda phi: np.arctanh(np.clip(wrap(phi - ref) / np.pi, -PHI_CLAMP, PHI_CLAMP))  # noqa: E731
     cols = [np.log(pt_m[:, 0] - pt_min_mu), eta_m[:, 0], np.log(pt_m[:, 1] - pt_min_mu), eta_m[:, 1],
             aphi(phi_m[:, 1:2])[:, 0], eta_j[:, 0]]
     for k in range(1, n):
         cols += [np.log(pt_j[:, k] - pt_min_j), eta_j[:, k], aphi(phi_j[:, k:k + 1])[:, 0]]
     return np.stack(cols, axis=1), n, lead_plus
-
-
-def _massless(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray) -> np.ndarray:
-    return np.stack([pt * np.cosh(eta), pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=-1)
 
 
 def from_features(x: np.ndarray, n: int, pt_min_mu: float, pt_min_j: float, azimuth: np.ndarray,
@@ -111,12 +99,12 @@ def from_features(x: np.ndarray, n: int, pt_min_mu: float, pt_min_j: float, azim
     if x.shape[1] != feature_dims(n):
         raise FeatureError(f"{x.shape[1]} features for {n} jets; expected {feature_dims(n)}")
     phi = lambda a: azimuth + np.pi * np.tanh(a)  # noqa: E731
-    mu1 = _massless(pt_min_mu + np.exp(x[:, 0]), x[:, 1], azimuth)
-    mu2 = _massless(pt_min_mu + np.exp(x[:, 2]), x[:, 3], phi(x[:, 4]))
-    others = [_massless(pt_min_j + np.exp(x[:, 3 * k + 3]), x[:, 3 * k + 4], phi(x[:, 3 * k + 5])) for k in range(1, n)]
+    mu1 = massless(pt_min_mu + np.exp(x[:, 0]), x[:, 1], azimuth)
+    mu2 = massless(pt_min_mu + np.exp(x[:, 2]), x[:, 3], phi(x[:, 4]))
+    others = [massless(pt_min_j + np.exp(x[:, 3 * k + 3]), x[:, 3 * k + 4], phi(x[:, 3 * k + 5])) for k in range(1, n)]
     recoil = -(mu1 + mu2 + sum(others, np.zeros_like(mu1)))
     pt1 = np.hypot(recoil[:, 1], recoil[:, 2])
-    j1 = _massless(pt1, x[:, 5], np.arctan2(recoil[:, 2], recoil[:, 1]))
+    j1 = massless(pt1, x[:, 5], np.arctan2(recoil[:, 2], recoil[:, 1]))
     jets = np.stack([j1] + others, axis=1)
     order = np.argsort(-np.hypot(jets[..., 1], jets[..., 2]), axis=1)
     jets = np.take_along_axis(jets, order[..., None], axis=1)
@@ -128,11 +116,11 @@ def from_features(x: np.ndarray, n: int, pt_min_mu: float, pt_min_j: float, azim
 def min_jet_delta_r(momenta: np.ndarray, labels: list[str]) -> np.ndarray:
     """Smallest Delta R between two jets per event (inf with one jet)."""
     jets = np.asarray(momenta)[:, [i for i, x in enumerate(labels) if x == "j"]]
-    _, eta, phi = _pt_eta_phi(jets)
+    _, eta, phi = pt_eta_phi(jets)
     best = np.full(jets.shape[0], np.inf)
     for a in range(jets.shape[1]):
         for b in range(a + 1, jets.shape[1]):
-            best = np.minimum(best, np.hypot(eta[:, a] - eta[:, b], _wrap(phi[:, a] - phi[:, b])))
+            best = np.minimum(best, np.hypot(eta[:, a] - eta[:, b], wrap(phi[:, a] - phi[:, b])))
     return best
 
 
@@ -140,8 +128,8 @@ def observables(momenta: np.ndarray, labels: list[str]) -> dict[str, np.ndarray]
     """The observables of the plots: pT and eta of the pT-ordered muons and jets, m_mumu,
     pT_mumu and Delta R of jet pairs."""
     muons, jets, _ = _split(np.asarray(momenta, dtype=np.float64), labels)
-    pt_m, eta_m, _ = _pt_eta_phi(muons)
-    pt_j, eta_j, phi_j = _pt_eta_phi(jets)
+    pt_m, eta_m, _ = pt_eta_phi(muons)
+    pt_j, eta_j, phi_j = pt_eta_phi(jets)
     z = muons.sum(axis=1)
     out = {
         "pt_mu1": pt_m[:, 0], "pt_mu2": pt_m[:, 1], "eta_mu1": eta_m[:, 0], "eta_mu2": eta_m[:, 1],
@@ -152,7 +140,7 @@ def observables(momenta: np.ndarray, labels: list[str]) -> dict[str, np.ndarray]
         out[f"pt_j{k + 1}"], out[f"eta_j{k + 1}"] = pt_j[:, k], eta_j[:, k]
     for a in range(jets.shape[1]):
         for b in range(a + 1, jets.shape[1]):
-            out[f"dr_j{a + 1}j{b + 1}"] = np.hypot(eta_j[:, a] - eta_j[:, b], _wrap(phi_j[:, a] - phi_j[:, b]))
+            out[f"dr_j{a + 1}j{b + 1}"] = np.hypot(eta_j[:, a] - eta_j[:, b], wrap(phi_j[:, a] - phi_j[:, b]))
     return out
 
 

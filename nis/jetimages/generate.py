@@ -42,7 +42,8 @@ import numpy as np
 
 import nis
 from nis.events.hdf5 import open_checked
-from nis.shower.jets import cluster, from_pt_eta_phi, pt_eta_phi_m
+from nis.events.kinematics import from_pt_eta_phi_e, pt_eta_phi_m
+from nis.shower.jets import cluster
 from nis.shower.pythia import load_pythia, run_settings
 
 __all__ = [
@@ -114,7 +115,7 @@ class JetSample:
     def momenta_of(self, i: int) -> np.ndarray:
         """Jet i's constituents (k, 4) as four-momenta (E, px, py, pz), float64."""
         c = self.constituents_of(i).astype(np.float64)
-        return from_pt_eta_phi(c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+        return from_pt_eta_phi_e(c[:, 0], c[:, 1], c[:, 2], c[:, 3])
 
 
 def pythia_settings(label: str, s: GenerationSettings, seed: int) -> list[str]:

@@ -30,7 +30,8 @@ import math
 
 import numpy as np
 
-from nis.shower.jets import exclusive_subjet_sets, pt_eta_phi_m
+from nis.events.kinematics import pt_eta_phi_m
+from nis.shower.jets import exclusive_subjet_sets
 
 __all__ = ["PIXELS", "PIXEL_SIZE", "wrap_phi", "preprocessed_coordinates", "pixelate", "jet_image", "check_image_shape", "check_images"]
 

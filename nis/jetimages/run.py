@@ -84,7 +84,7 @@ def jet_features(sample: JetSample, cfg: JetImagesConfig, n: int | None = None, 
     """Per jet of ``sample`` (the first ``n``): ``mass, tau1, tau2, tau21, n_constituents, pt, eta``
     (N,) and the
     preprocessed ``images`` (N, P, P) float32, from one exclusive kT clustering per jet."""
-    from nis.shower.jets import pt_eta_phi_m
+    from nis.events.kinematics import pt_eta_phi_m
 
     n = len(sample) if n is None else min(int(n), len(sample))
     p = cfg.images.pixels

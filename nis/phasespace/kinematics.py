@@ -23,7 +23,6 @@ __all__ = [
     "boost_from_rest",
     "pt",
     "rapidity",
-    "pseudorapidity",
     "azimuth",
     "delta_r",
     "incoming_momenta",
@@ -99,11 +98,6 @@ def pt(p: Tensor) -> Tensor:
 def rapidity(p: Tensor) -> Tensor:
     """Rapidity ``0.5 ln((E + pz) / (E - pz))`` (the pseudorapidity for massless p); (..., 4) -> (...)."""
     return 0.5 * torch.log((p[..., 0] + p[..., 3]) / (p[..., 0] - p[..., 3]))
-
-
-def pseudorapidity(p: Tensor) -> Tensor:
-    """Pseudorapidity ``eta = asinh(pz / pT) = -ln tan(theta / 2)``; (..., 4) -> (...) (+-inf along the beam)."""
-    return torch.asinh(p[..., 3] / pt(p))
 
 
 def azimuth(p: Tensor) -> Tensor:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nis.config import ConfigError, from_dict, load_yaml
+from nis.events.kinematics import from_pt_eta_phi_m, pt_eta_phi_m
 
 
 @dataclass
@@ -76,20 +77,20 @@ class Detector:
         """Smear particle-level muons (N, k, 4), zero rows for absent ones; returns (muons (N, k, 4)
         pT-ordered with zeros where lost, count (N,))."""
         r = self.muons
-        pt, eta, phi, m = _polar(muons)
+        pt, eta, phi, m = pt_eta_phi_m(muons)
         present = pt > 0
         sigma = np.hypot(r.a, r.b * pt)
         pt = pt * (1.0 + sigma * rng.standard_normal(pt.shape))
         eta = eta + r.angle * rng.standard_normal(eta.shape)
         phi = phi + r.angle * rng.standard_normal(phi.shape)
         found = present & (rng.random(pt.shape) < r.efficiency) & (np.abs(eta) < r.eta_max) & (pt >= r.pt_min)
-        return _ordered(_cartesian(pt, eta, phi, m), found)
+        return _ordered(from_pt_eta_phi_m(pt, eta, phi, m), found)
 
     def jets_seen(self, jets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Smear particle-level jets (N, J, 4), zero rows for absent ones; returns (jets (N, J, 4)
         pT-ordered with zeros where lost, count (N,))."""
         r = self.jets
-        pt, eta, phi, m = _polar(jets)
+        pt, eta, phi, m = pt_eta_phi_m(jets)
         present = pt > 0
         energy = np.where(present, jets[..., 0], 1.0)
         rel = np.hypot(r.stochastic / np.sqrt(np.maximum(energy, 1e-3)), r.constant)
@@ -98,23 +99,7 @@ class Detector:
         eta = eta + r.angle * rng.standard_normal(eta.shape)
         phi = phi + r.angle * rng.standard_normal(phi.shape)
         found = present & (rng.random(pt.shape) < r.efficiency) & (np.abs(eta) < r.eta_max) & (pt >= r.pt_min)
-        return _ordered(_cartesian(pt, eta, phi, m), found)
-
-
-def _polar(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """pT, eta, phi, m of (..., 4) momenta (E, px, py, pz); eta 0 and m 0 where pT = 0."""
-    pt = np.hypot(p[..., 1], p[..., 2])
-    safe = np.where(pt > 0, pt, 1.0)
-    eta = np.where(pt > 0, np.arcsinh(p[..., 3] / safe), 0.0)
-    phi = np.arctan2(p[..., 2], p[..., 1])
-    m2 = p[..., 0] ** 2 - (p[..., 1:] ** 2).sum(-1)
-    return pt, eta, phi, np.sqrt(np.clip(m2, 0.0, None))
-
-
-def _cartesian(pt, eta, phi, m) -> np.ndarray:
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
-    return np.stack([e, px, py, pz], axis=-1)
+        return _ordered(from_pt_eta_phi_m(pt, eta, phi, m), found)
 
 
 def _ordered(p: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

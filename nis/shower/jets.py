@@ -3,8 +3,7 @@
 Momenta are numpy arrays ``(n, 4)`` in the nis order ``(E, px, py, pz)``, GeV; jets come back
 in the same order, sorted by decreasing pT, with the indices of their constituents.
 :func:`exclusive_subjet_sets` reads one exclusive clustering at several subjet counts (with the
-constituents of each subjet); :func:`pt_eta_phi_m` and :func:`from_pt_eta_phi` convert between
-four-momenta and collider coordinates.
+constituents of each subjet). Collider coordinates: :mod:`nis.events.kinematics`.
 """
 
 from __future__ import annotations
@@ -89,22 +88,3 @@ def exclusive_subjet_sets(
         parts = [np.array(sorted(c.user_index() for c in j.constituents()), dtype=np.int64) for j in jets]
         out[int(n)] = (four, parts)
     return out
-
-
-def pt_eta_phi_m(momenta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """pT, pseudorapidity, azimuth in (-pi, pi] and mass of four-momenta (..., 4) (E, px, py, pz),
-    as numpy arrays (...) (the torch functions of :mod:`nis.phasespace.kinematics`)."""
-    import torch
-
-    from nis.phasespace import kinematics as kin
-
-    p = torch.from_numpy(np.ascontiguousarray(momenta, dtype=np.float64))
-    return tuple(f(p).numpy() for f in (kin.pt, kin.pseudorapidity, kin.azimuth, kin.mass))
-
-
-def from_pt_eta_phi(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    """Four-momenta (..., 4) (E, px, py, pz) from pT, pseudorapidity, azimuth and energy (...)."""
-    pt = np.asarray(pt, dtype=np.float64)
-    return np.stack(
-        [np.asarray(energy, dtype=np.float64), pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=-1
-    )

@@ -51,6 +51,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nis.events.kinematics import from_pt_eta_phi_m, mass, pt_eta_phi, wrap
+
 __all__ = [
     "FeatureError", "TruthFeatures", "ConditionLayout", "FeatureScaler", "detector_layout", "detector_condition",
     "multiplicity_onehot", "truth_observables", "detector_observables", "bw_map", "bw_unmap", "boost",
@@ -71,23 +73,9 @@ class FeatureError(ValueError):
 
 
 # -- kinematics ----------------------------------------------------------------------------------
-def _pt_eta_phi(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pt = np.hypot(p[..., 1], p[..., 2])
-    eta = np.arcsinh(p[..., 3] / np.where(pt > 0, pt, 1.0))
-    return pt, eta, np.arctan2(p[..., 2], p[..., 1])
-
-
 def _rapidity(p: np.ndarray) -> np.ndarray:
     e, pz = p[..., 0], p[..., 3]
     return 0.5 * np.log(np.maximum(e + pz, 1e-300) / np.maximum(e - pz, 1e-300))
-
-
-def _mass(p: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(p[..., 0] ** 2 - (p[..., 1:] ** 2).sum(-1), 0.0))
-
-
-def _wrap(phi: np.ndarray) -> np.ndarray:
-    return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
 def _atanh(x: np.ndarray) -> np.ndarray:
@@ -113,15 +101,10 @@ def boost(p: np.ndarray, q: np.ndarray, m_q: np.ndarray | None = None) -> np.nda
     """Four-momenta p (..., 4) given in the rest frame of q (..., 4) (mass m_q, default from q),
     boosted to the frame where q is what it is: ``E' = (E_p E_q + p.q) / m_q``,
     ``p' = p + q (E_p + E') / (E_q + m_q)``. The rest frame of q: boost by (E_q, -q)."""
-    m_q = _mass(q) if m_q is None else np.asarray(m_q, dtype=np.float64)
+    m_q = mass(q) if m_q is None else np.asarray(m_q, dtype=np.float64)
     e = (p[..., 0] * q[..., 0] + (p[..., 1:] * q[..., 1:]).sum(-1)) / m_q
     k = (p[..., 0] + e) / (q[..., 0] + m_q)
     return np.concatenate([e[..., None], p[..., 1:] + k[..., None] * q[..., 1:]], axis=-1)
-
-
-def _from_pt_eta_phi(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: float) -> np.ndarray:
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    return np.stack([np.sqrt(px**2 + py**2 + pz**2 + m * m), px, py, pz], axis=-1)
 
 
 def _muon_jet_slots(labels: list[str]) -> tuple[int, int, list[int]]:
@@ -172,8 +155,8 @@ class TruthFeatures:
         """Set the slot masses to the median invariant mass of each parton in ``momenta`` and the
         pT_Z floor just below their smallest pT_Z."""
         p = self._check(momenta)
-        self.masses = [float(np.median(_mass(p[:, i]))) if len(p) else 0.0 for i in range(len(self.labels))]
-        pt_z = _pt_eta_phi(p[:, self._plus] + p[:, self._minus])[0]
+        self.masses = [float(np.median(mass(p[:, i]))) if len(p) else 0.0 for i in range(len(self.labels))]
+        pt_z = pt_eta_phi(p[:, self._plus] + p[:, self._minus])[0]
         self.pt_floor = float(pt_z.min()) * (1 - 1e-3) if len(p) else 0.0
         return self
 
@@ -185,24 +168,24 @@ class TruthFeatures:
         p = self._check(momenta)
         mp, mm = p[:, self._plus], p[:, self._minus]
         z = mp + mm
-        pt_z, _, phi_z = _pt_eta_phi(z)
+        pt_z, _, phi_z = pt_eta_phi(z)
         if (pt_z <= 0).any():
             raise FeatureError("events with a dimuon pT of zero: the features measure azimuths from the dimuon's")
         if (pt_z <= self.pt_floor).any():
             raise FeatureError(f"events with a dimuon pT at or below the fitted floor {self.pt_floor:.4g} GeV: fit"
                                " the features on a sample that covers them")
-        m_z = _mass(z)
+        m_z = mass(z)
         if (m_z <= 0).any():
             raise FeatureError("events with a dimuon mass of zero")
         rest = boost(mp, z * np.array([1.0, -1.0, -1.0, -1.0]), m_z)
         cos = rest[:, 3] / np.linalg.norm(rest[:, 1:], axis=1)
-        phi_star = _wrap(np.arctan2(rest[:, 2], rest[:, 1]) - phi_z)
+        phi_star = wrap(np.arctan2(rest[:, 2], rest[:, 1]) - phi_z)
         cols = [np.log(pt_z - self.pt_floor), _rapidity(z), bw_map(m_z), _atanh(cos), _atanh(phi_star / np.pi)]
         jets = p[:, self._jets]
-        pt_j, eta_j, phi_j = _pt_eta_phi(jets)
+        pt_j, eta_j, phi_j = pt_eta_phi(jets)
         if (pt_j <= 0).any():
             raise FeatureError("parton-level jets with pT = 0")
-        psi = lambda k: _atanh(_wrap(phi_j[:, k] - phi_z - np.pi) / np.pi)  # noqa: E731
+        psi = lambda k: _atanh(wrap(phi_j[:, k] - phi_z - np.pi) / np.pi)  # noqa: E731
         if self.recoil:
             imbalance = np.hypot(*(z[:, 1:3] + jets[:, :, 1:3].sum(axis=1)).T)
             scale = pt_z + pt_j.sum(axis=1)
@@ -244,16 +227,16 @@ class TruthFeatures:
         others = []
         for slot in self._jets[1:]:
             pt, eta, psi = np.exp(x[:, col]), x[:, col + 1], np.pi * np.tanh(x[:, col + 2])
-            out[:, slot] = _from_pt_eta_phi(pt, eta, az + np.pi + psi, masses[slot])
+            out[:, slot] = from_pt_eta_phi_m(pt, eta, az + np.pi + psi, masses[slot])
             others.append(out[:, slot])
             col += 3
         first = self._jets[0]
         if self.recoil:
             t = -(z[:, 1:3] + sum((o[:, 1:3] for o in others), np.zeros((n, 2))))
-            out[:, first] = _from_pt_eta_phi(np.hypot(t[:, 0], t[:, 1]), x[:, 5], np.arctan2(t[:, 1], t[:, 0]),
+            out[:, first] = from_pt_eta_phi_m(np.hypot(t[:, 0], t[:, 1]), x[:, 5], np.arctan2(t[:, 1], t[:, 0]),
                                              masses[first])
         else:
-            out[:, first] = _from_pt_eta_phi(np.exp(x[:, 5]), x[:, 6], az + np.pi + np.pi * np.tanh(x[:, 7]),
+            out[:, first] = from_pt_eta_phi_m(np.exp(x[:, 5]), x[:, 6], az + np.pi + np.pi * np.tanh(x[:, 7]),
                                              masses[first])
         return out
 
@@ -265,11 +248,11 @@ def truth_observables(momenta: np.ndarray, labels: list[str]) -> dict[str, np.nd
     plus, minus, jets = _muon_jet_slots([str(x) for x in labels])
     z = p[:, plus] + p[:, minus]
     pt_mu = np.stack([np.hypot(p[:, i, 1], p[:, i, 2]) for i in (plus, minus)], axis=1)
-    pt_j, eta_j, _ = _pt_eta_phi(p[:, jets])
+    pt_j, eta_j, _ = pt_eta_phi(p[:, jets])
     lead = np.argmax(pt_j, axis=1)
     rows = np.arange(len(p))
     return {
-        "pt_z": np.hypot(z[:, 1], z[:, 2]), "y_z": _rapidity(z), "m_mumu": _mass(z),
+        "pt_z": np.hypot(z[:, 1], z[:, 2]), "y_z": _rapidity(z), "m_mumu": mass(z),
         "pt_mu1": pt_mu.max(axis=1), "pt_mu2": pt_mu.min(axis=1),
         "pt_j1": pt_j[rows, lead], "eta_j1": eta_j[rows, lead],
     }
@@ -354,13 +337,13 @@ def detector_condition(muons: np.ndarray, jets: np.ndarray, n_jets: np.ndarray) 
         raise FeatureError("the detector condition needs two detector muons per event (the selection)")
     objects = np.concatenate([muons, jets], axis=1)
     mask = np.concatenate([np.ones((n, 2)), (np.arange(big_j)[None, :] < n_jets[:, None]).astype(np.float64)], axis=1)
-    pt, eta, phi = _pt_eta_phi(objects)
+    pt, eta, phi = pt_eta_phi(objects)
     dphi = phi - phi[:, :1]
-    per = np.stack([np.log1p(pt), eta, np.cos(dphi), np.sin(dphi), np.log1p(_mass(objects))], axis=-1)
+    per = np.stack([np.log1p(pt), eta, np.cos(dphi), np.sin(dphi), np.log1p(mass(objects))], axis=-1)
     per = np.where(mask[..., None] > 0, per, 0.0)
     z = muons.sum(axis=1)
     jet_sum = np.where(mask[:, 2:, None] > 0, jets, 0.0).sum(axis=1)
-    glob = np.stack([np.log1p(np.hypot(z[:, 1], z[:, 2])), _rapidity(z), bw_map(_mass(z)),
+    glob = np.stack([np.log1p(np.hypot(z[:, 1], z[:, 2])), _rapidity(z), bw_map(mass(z)),
                      np.log1p(np.hypot(jet_sum[:, 1], jet_sum[:, 2]))], axis=1)
     return np.concatenate([per.reshape(n, -1), mask, glob, multiplicity_onehot(n_jets)], axis=1)
 
@@ -372,10 +355,10 @@ def detector_observables(muons: np.ndarray, jets: np.ndarray, n_jets: np.ndarray
     n_jets = np.asarray(n_jets)
     z = muons.sum(axis=1)
     mu = _ordered_muons(muons)
-    pt_j, eta_j, _ = _pt_eta_phi(jets[:, 0])
+    pt_j, eta_j, _ = pt_eta_phi(jets[:, 0])
     has = n_jets > 0
     return {
-        "pt_z": np.hypot(z[:, 1], z[:, 2]), "y_z": _rapidity(z), "m_mumu": _mass(z),
+        "pt_z": np.hypot(z[:, 1], z[:, 2]), "y_z": _rapidity(z), "m_mumu": mass(z),
         "pt_mu1": np.hypot(mu[:, 0, 1], mu[:, 0, 2]), "pt_mu2": np.hypot(mu[:, 1, 1], mu[:, 1, 2]),
         "pt_j1": np.where(has, pt_j, np.nan), "eta_j1": np.where(has, eta_j, np.nan), "n_jets": n_jets,
     }
