@@ -350,21 +350,13 @@ def _write_events(args, integrand, events: dict, process: str, sigma: float, err
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "integrate":
-        return integrate(args)
-    if args.command == "bench":
-        return bench(args)
-    if args.command == "generative":
-        return generative(args)
-    if args.command == "shower":
-        return shower(args)
-    if args.command == "unfold":
-        return unfold(args)
-    if args.command == "jetimages":
-        return jetimages(args)
-    if args.command == "generate":
-        return generate(args)
-    return 2
+    commands = {"integrate": integrate, "bench": bench, "generative": generative, "shower": shower,
+                "unfold": unfold, "jetimages": jetimages, "generate": generate}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:  # integrate and bench say more where they can
+        print("\nnis: interrupted", file=sys.stderr)
+        return 130
 
 
 def generate(args) -> int:
@@ -400,9 +392,6 @@ def generate(args) -> int:
                                      lambda: record))
     except (ConfigError, ArtifactError, GenerationError, ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        print("\nnis: interrupted", file=sys.stderr)
-        return 130
     if not args.quiet:
         print(f"nis generate {manifest['process']}: {args.events:,} events from {events['calls']:,} calls in"
               f" {seconds:.1f} s ({summary['events_per_second']:.0f} events/s, {events['jobs']} jobs on"
@@ -427,9 +416,6 @@ def jetimages(args) -> int:
         results = evaluate(args.config, args.out, progress=not args.quiet)
     except (ValueError, FileNotFoundError, MissingDependency) as exc:  # ConfigError, JetFileError, ModelFileError
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        print("\nnis: interrupted", file=sys.stderr)
-        return 130
     print((Path(args.out) / "results.md").read_text() if (Path(args.out) / "results.md").exists() else results)
     return 0
 
@@ -441,9 +427,6 @@ def unfold(args) -> int:
         summary = run_unfold(args.config, args.out, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as exc:  # ConfigError, ShoweredFileError, FeatureError, ModelFileError
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        print("\nnis: interrupted", file=sys.stderr)
-        return 130
     out = args.out or summary["settings"]["output"]
     for name, chi2 in summary["summary"]["chi2_per_ndf"].items():
         print(f"  {name:18s} chi2/ndf against the pseudo-data truth: "
@@ -469,9 +452,6 @@ def shower(args) -> int:
         summary = run_shower(args.lhe, args.out, settings, detector, progress=not args.quiet)
     except (ConfigError, ValueError, FileNotFoundError, LHEReadError, MissingDependency, ShowerError) as exc:
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        print("\nnis: interrupted", file=sys.stderr)
-        return 130
     if summary["events_lost"]:
         print(f"nis: warning: Pythia dropped {summary['events_lost']} event(s), LHE event number(s)"
               f" {summary['lost_event_numbers']}: " + " | ".join(summary["pythia_errors"]), file=sys.stderr)
@@ -518,9 +498,6 @@ def generative(args) -> int:
         return 0
     except (ConfigError, EventFileError, FeatureError, ModelFileError, ValueError) as exc:
         return _fail(str(exc))
-    except KeyboardInterrupt:
-        print("\nnis: interrupted", file=sys.stderr)
-        return 130
 
 
 def bench(args) -> int:

@@ -20,3 +20,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def dy_run():
+    """A small p p -> Z/gamma* -> mu+ mu- run with the built-in matrix elements (seconds to train):
+    a ``nis integrate`` config as a dict (copy it before changing it)."""
+    return {
+        "process": "dy",
+        "seed": 2,
+        "integrand": {
+            "matrix_element": "p p -> mu+ mu-", "sqrt_s": 13000.0, "pdf": "NNPDF31_nnlo_as_0118_mc",
+            "mass_window": [66, 116], "resonance": {"mass": 91.1876, "width": 2.4952}, "scale": 91.1876,
+            "cuts": {"pt_min": 20, "rapidity_max": 2.5},
+        },
+        "training": {"calls": 4000, "batch_size": 1000},
+        "integration": {"calls": 8000, "validation_calls": 2000},
+    }

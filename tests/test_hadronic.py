@@ -208,7 +208,7 @@ def test_unknown_pdf_set_lists_where_nis_looked():
         HadronicIntegrand(HadronicConfig.from_mapping({**DY, "pdf": "NoSuchSet_nnlo"}))
 
 
-def test_les_houches_events_of_drell_yan(tmp_path):
+def test_les_houches_events_of_drell_yan(tmp_path, dy_run):
     """p p -> Z/gamma* -> mu+ mu- end to end: proton beams, incoming partons x1 P1 and x2 P2 of a
     q q~ subprocess, the Z as a status-2 resonance carrying the pair's momentum and mass, its
     muons pointing to it, momentum conservation, one colour line from quark to antiquark."""
@@ -217,10 +217,8 @@ def test_les_houches_events_of_drell_yan(tmp_path):
     from nis.cli import main
 
     config = tmp_path / "dy.json"
-    config.write_text(json.dumps({
-        "process": "dy", "integrand": DY, "seed": 2,
-        "training": {"calls": 4000, "batch_size": 1000}, "integration": {"calls": 8000, "validation_calls": 2000},
-    }))
+    assert dy_run["integrand"] == DY
+    config.write_text(json.dumps(dy_run))
     lhe = tmp_path / "dy.lhe"
     assert main(["integrate", str(config), "--events", "300", "--lhe", str(lhe), "--quiet", "--checkpoint", "none"]) == 0
     read = pylhe.LHEFile.fromfile(str(lhe))

@@ -13,35 +13,22 @@ import pytest
 from nis.production.artifact import ArtifactError, load_artifact, read_manifest, stream_seed
 from nis.production.generate import generate_local, local_cluster, merge, plan, run_job
 
-DY = {
-    "process": "dy",
-    "seed": 2,
-    "integrand": {
-        "matrix_element": "p p -> mu+ mu-", "sqrt_s": 13000.0, "pdf": "NNPDF31_nnlo_as_0118_mc",
-        "mass_window": [66, 116], "resonance": {"mass": 91.1876, "width": 2.4952}, "scale": 91.1876,
-        "cuts": {"pt_min": 20, "rapidity_max": 2.5},
-    },
-    "training": {"calls": 4000, "batch_size": 1000},
-    "integration": {"calls": 8000, "validation_calls": 2000},
-}
-
-
 @pytest.fixture(scope="module")
-def sampler(tmp_path_factory):
+def sampler(tmp_path_factory, dy_run):
     from nis.cli import main
 
     d = tmp_path_factory.mktemp("sampler")
-    (d / "dy.json").write_text(json.dumps(DY))
+    (d / "dy.json").write_text(json.dumps(dy_run))
     out = d / "dy_sampler"
     assert main(["integrate", str(d / "dy.json"), "--save", str(out), "--quiet", "--checkpoint", "none",
                  "--json", str(d / "result.json")]) == 0
     return out
 
 
-def test_the_sampler_holds_what_generation_needs(sampler):
+def test_the_sampler_holds_what_generation_needs(sampler, dy_run):
     m = read_manifest(sampler)
     result = json.loads((sampler.parent / "result.json").read_text())
-    assert m["process"] == "dy" and m["config"]["integrand"] == DY["integrand"]
+    assert m["process"] == "dy" and m["config"]["integrand"] == dy_run["integrand"]
     assert m["cross_section_pb"] == result["cross_section_pb"] and m["w_max"] == result["w_max"]
     assert m["method"] == result["method"] and "chunk maxima" in m["w_max_estimator"]
     assert m["matrix_element"] == {"matrix_element": "p p -> mu+ mu-"} and "SeedSequence" in m["seed_policy"]
@@ -49,7 +36,7 @@ def test_the_sampler_holds_what_generation_needs(sampler):
     assert integ.integrand.name and integ.optimizer is None
 
 
-def test_another_version_or_process_is_refused_with_the_difference(sampler, tmp_path):
+def test_another_version_or_process_is_refused_with_the_difference(sampler, tmp_path, dy_run):
     import shutil
 
     copy = tmp_path / "copy"
@@ -59,7 +46,7 @@ def test_another_version_or_process_is_refused_with_the_difference(sampler, tmp_
     (copy / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ArtifactError, match="made by nis 0.0.1"):
         load_artifact(copy)
-    changed = {**DY["integrand"], "mass_window": [60, 120]}
+    changed = {**dy_run["integrand"], "mass_window": [60, 120]}
     with pytest.raises(ArtifactError, match=r"integrand.mass_window: \[66, 116\] in the sampler, \[60, 120\] now"):
         load_artifact(sampler, integrand=changed)
     with pytest.raises(ArtifactError, match="not a nis sampler"):
@@ -123,13 +110,13 @@ def test_a_killed_worker_loses_and_duplicates_nothing(sampler):
     assert merged["cross_section_pb"] == pytest.approx(alone["cross_section_pb"], rel=1e-12)
 
 
-def test_bad_generate_options_are_named(sampler, tmp_path, capsys):
+def test_bad_generate_options_are_named(sampler, tmp_path, capsys, dy_run):
     from nis.cli import main
 
     assert main(["generate", str(sampler), "--events", "10", "--workers", "2", "--scheduler", "tcp://x:1"]) == 2
     assert "not both" in capsys.readouterr().err
     cfg = tmp_path / "other.json"
-    cfg.write_text(json.dumps({**DY, "integrand": {**DY["integrand"], "scale": 50.0}}))
+    cfg.write_text(json.dumps({**dy_run, "integrand": {**dy_run["integrand"], "scale": 50.0}}))
     assert main(["generate", str(sampler), "--events", "10", "--config", str(cfg)]) == 2
     assert "integrand.scale: 91.1876 in the sampler, 50.0 now" in capsys.readouterr().err
 

@@ -10,29 +10,17 @@ import numpy as np
 import pytest
 
 from nis.config import ConfigError
+from nis.events.kinematics import pt_eta_phi_m
 from nis.events.lhe import LHEReadError, read_lhe
-from nis.shower.detector import Detector, _polar
-
-SQRT_S = 13000.0
-DY = {
-    "process": "dy",
-    "seed": 2,
-    "integrand": {
-        "matrix_element": "p p -> mu+ mu-", "sqrt_s": SQRT_S, "pdf": "NNPDF31_nnlo_as_0118_mc",
-        "mass_window": [66, 116], "resonance": {"mass": 91.1876, "width": 2.4952}, "scale": 91.1876,
-        "cuts": {"pt_min": 20, "rapidity_max": 2.5},
-    },
-    "training": {"calls": 4000, "batch_size": 1000},
-    "integration": {"calls": 8000, "validation_calls": 2000},
-}
+from nis.shower.detector import Detector
 
 
 @pytest.fixture(scope="module")
-def dy_lhe(tmp_path_factory):
+def dy_lhe(tmp_path_factory, dy_run):
     from nis.cli import main
 
     d = tmp_path_factory.mktemp("dy")
-    (d / "dy.json").write_text(json.dumps(DY))
+    (d / "dy.json").write_text(json.dumps(dy_run))
     path = d / "dy.lhe"
     assert main(["integrate", str(d / "dy.json"), "--events", "400", "--lhe", str(path), "--quiet", "--checkpoint", "none"]) == 0
     return path
@@ -77,7 +65,7 @@ def test_muon_resolution_and_efficiency_are_as_stated():
     seen, count = det.muons_seen(truth, rng)
     found = count == 1
     assert found.mean() == pytest.approx(0.9, abs=5 * np.sqrt(0.09 / n))
-    pt = _polar(seen[found, 0])[0]
+    pt = pt_eta_phi_m(seen[found, 0])[0]
     assert np.std(pt / 50.0 - 1) == pytest.approx(0.02, rel=0.03)
     assert abs(np.mean(pt / 50.0 - 1)) < 5 * 0.02 / np.sqrt(found.sum())
     assert np.all(seen[:, 1] == 0)  # an absent muon stays absent
@@ -93,7 +81,7 @@ def test_jet_energy_resolution_thresholds_and_order():
     truth = objects(np.tile([100.0, 200.0, 80.0], (n, 1)), np.tile([0.0, 0.5, 3.0], (n, 1)), np.zeros((n, 3)), m=10.0)
     seen, count = det.jets_seen(truth, rng)
     assert np.all(count == 2) and np.all(seen[:, 2] == 0)
-    pt, eta, _, m = _polar(seen[:, :2])
+    pt, eta, _, m = pt_eta_phi_m(seen[:, :2])
     assert np.all(pt[:, 0] >= pt[:, 1])
     central = np.abs(eta) < 0.25  # the 100 GeV jet (eta 0), wherever the ordering put it
     assert np.all(central.sum(axis=1) == 1)
