@@ -13,6 +13,7 @@ import pytest
 from nis.production.artifact import ArtifactError, load_artifact, read_manifest, stream_seed
 from nis.production.generate import generate_local, local_cluster, merge, plan, run_job
 
+
 @pytest.fixture(scope="module")
 def sampler(tmp_path_factory, dy_run):
     from nis.cli import main
