@@ -5,7 +5,9 @@ grids, flow training and its flow-against-VEGAS validation all inside that budge
 ``--eval`` fresh points. Reported per function (mean over seeds): the relative standard
 deviation of the weights per point (sqrt(N) x relative error; its square is the variance per
 point), the unweighting efficiency with w_max = median of 50 chunk maxima, and the pull
-(estimate - exact) / error. Results go to ``benchmarks/results/testfunctions-<device>.{md,json}``.
+(estimate - exact) / error. Results go to
+``benchmarks/results/testfunctions-<device>-<calls>calls[-<loss>].{md,json}`` (``--loss``: nis'
+training loss, default variance; ``renyi`` with ``--renyi-order``).
 
     python benchmarks/bench_testfunctions.py --calls 200000 --seeds 3
 """
@@ -26,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import budget_meta, write_report  # noqa: E402
 
 from nis.bench.peers import run_madnis, run_vegas  # noqa: E402
-from nis.config import FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
+from nis.config import LOSSES, FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
 from nis.integrator import Integrator  # noqa: E402
 from nis.testfunctions import make_test_function  # noqa: E402
 
@@ -47,9 +49,10 @@ FUNCTIONS = {
 }
 
 
-def run_nis(f, calls: int, eval_calls: int, seed: int, device: str, batch: int) -> dict:
+def run_nis(f, calls: int, eval_calls: int, seed: int, device: str, batch: int, loss: str = "variance",
+            renyi_order: float = 4.0) -> dict:
     validation = max(2_000, calls // 20)
-    training = TrainingConfig(calls=calls - 2 * validation, batch_size=batch)
+    training = TrainingConfig(calls=calls - 2 * validation, batch_size=batch, loss=loss, renyi_order=renyi_order)
     integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
     start = time.perf_counter()
     integ = Integrator(f, FlowConfig(bins=16, hidden=64), training, integration, seed=seed, device=device)
@@ -86,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--peers", nargs="*", default=["vegas", "madnis"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=1024, help="nis and madnis batch size")
+    ap.add_argument("--loss", default="variance", choices=LOSSES, help="nis' training loss")
+    ap.add_argument("--renyi-order", type=float, default=4.0, help="order of the renyi loss")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
 
@@ -95,7 +100,8 @@ def main(argv=None) -> int:
         name, params = FUNCTIONS[key]
         f = make_test_function(name, **params)
         for seed in range(args.seeds):
-            results = {"nis": run_nis(f, args.calls, args.eval, seed, args.device, args.batch)}
+            nis_row = run_nis(f, args.calls, args.eval, seed, args.device, args.batch, args.loss, args.renyi_order)
+            results = {"nis": nis_row}
             # the peers see the whole function on the cube (for ring_line: one map for both channels)
             if "vegas" in args.peers:
                 results["vegas"] = peer_row(run_vegas(f.fn, f.dims, args.calls, args.eval, seed))
@@ -112,7 +118,8 @@ def main(argv=None) -> int:
                     flush=True,
                 )
 
-    stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls"
+    loss = {"variance": "", "renyi": f"-renyi{args.renyi_order:g}"}.get(args.loss, f"-{args.loss}")
+    stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls{loss}"
     meta = budget_meta("bench_testfunctions.py", argv, device_name, args)
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-LOSSES = ("variance", "kl", "chi2", "exponential")
+LOSSES = ("variance", "kl", "chi2", "exponential", "renyi")
 FALLBACK_CRITERIA = ("both", "variance", "efficiency", "always_vegas", "never")
 
 
@@ -55,7 +55,8 @@ class TrainingConfig:
     vegas_bins: int = 0  #: increments per dimension of the VEGAS map in front of each flow; 0: automatic
     fallback_bins: int = 0  #: increments per dimension of the fallback VEGAS grid; 0: automatic
     batch_size: int = 1024  #: integrand calls per online training step (all channels)
-    loss: str = "variance"  #: variance, kl, chi2 or exponential
+    loss: str = "variance"  #: variance, kl, chi2, exponential or renyi (:mod:`nis.integrator.losses`)
+    renyi_order: float = 4.0  #: order a > 1 of the renyi loss; larger weighs the largest weights more
     learning_rate: float = 3e-3  #: Adam's initial step size (cosine decay to 1% of it)
     buffered_steps: int = 3  #: extra steps on buffered samples after each online step
     buffer_capacity: int = 20  #: buffer size, in online batches
@@ -71,6 +72,8 @@ class TrainingConfig:
         _positive(self, "vegas_iterations", "batch_size", "learning_rate")
         _positive(self, "buffer_capacity", "grad_clip", "alpha_hidden", "log_every")
         _choice(self, "loss", LOSSES)
+        if not self.renyi_order > 1.0:
+            raise ConfigError(f"training.renyi_order must be above 1; got {self.renyi_order}")
         if not 0.0 <= self.vegas_fraction <= 1.0:
             raise ConfigError(f"training.vegas_fraction must lie in [0, 1]; got {self.vegas_fraction}")
         for name in ("vegas_bins", "fallback_bins"):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig
-from nis.integrator import FunctionIntegrand, Integrand, IntegrandBatch, IntegrandError, Integrator
+from nis.integrator import FunctionIntegrand, Integrand, IntegrandBatch, IntegrandError, Integrator, losses
 from nis.integrator.alpha import ChannelWeights
 from nis.testfunctions import make_test_function
 
@@ -63,8 +63,6 @@ def test_fallback_on_an_integrand_vegas_integrates_exactly():
 def test_nan_in_training_falls_back(monkeypatch):
     f = make_test_function("gaussian", dims=2)
     integ = quick(f)
-    from nis.integrator import losses
-
     monkeypatch.setitem(losses.LOSSES, "variance", lambda f, lq, lqs: (f * lq).sum() * float("nan"))
     result = integ.run()
     assert result.method == "vegas"
@@ -73,13 +71,18 @@ def test_nan_in_training_falls_back(monkeypatch):
     assert result.n_integrand_calls >= 0.9 * 20_000 + 20_000  # the calls training left went to VEGAS
 
 
-@pytest.mark.parametrize("loss", ["variance", "kl", "chi2", "exponential"])
+@pytest.mark.parametrize("loss", sorted(losses.LOSSES))
 def test_every_loss_trains_towards_the_target(loss):
+    """From the uniform sampler (no VEGAS), training alone on 40,000 calls must roughly halve the
+    relative error per point and more than double the unweighting efficiency on fresh points
+    (camel 2D, width 0.1: 1.74 -> 0.87-0.96 and 0.125 -> 0.27-0.28 for the five losses)."""
     f = make_test_function("camel", dims=2, width=0.1)
     integ = quick(f, training=small(calls=40_000, batch=2000, loss=loss, vegas_fraction=0.0))
-    integ.run()
-    first, last = integ.history[0]["rel_std"], integ.history[-1]["rel_std"]
-    assert last < 0.7 * first, (first, last)
+    before, rel_before, _ = integ.figures(True, 20_000)
+    integ.prepare()
+    after, rel_after, _ = integ.figures(True, 20_000)
+    assert rel_after < 0.6 * rel_before, (rel_before, rel_after)
+    assert after.efficiency > 1.8 * before.efficiency, (before.efficiency, after.efficiency)
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():

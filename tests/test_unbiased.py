@@ -18,14 +18,14 @@ from nis.testfunctions import make_test_function
 SEEDS = range(50)
 
 
-def pulls(fallback):
+def pulls(fallback, loss="variance"):
     f = make_test_function("camel", dims=2, width=0.2)
     out = []
     for seed in SEEDS:
         integ = Integrator(
             f,
             FlowConfig(bins=8, hidden=16, layers=1),
-            TrainingConfig(calls=6_000, batch_size=500, buffered_steps=1, log_every=4),
+            TrainingConfig(calls=6_000, batch_size=500, buffered_steps=1, log_every=4, loss=loss),
             IntegrationConfig(calls=40_000, iterations=4, validation_calls=1_000, fallback=fallback),
             seed=seed,
         )
@@ -35,9 +35,13 @@ def pulls(fallback):
     return out
 
 
-@pytest.mark.parametrize("fallback", ["never", "always_vegas"], ids=["flow", "forced-fallback"])
-def test_pulls_are_standard_normal(fallback):
-    p = pulls(fallback)
+@pytest.mark.parametrize(
+    "fallback, loss",
+    [("never", "variance"), ("never", "renyi"), ("always_vegas", "variance")],
+    ids=["flow", "flow-renyi", "forced-fallback"],
+)
+def test_pulls_are_standard_normal(fallback, loss):
+    p = pulls(fallback, loss)
     mean, sd = statistics.fmean(p), statistics.stdev(p)
     assert -0.3 < mean < 0.3, (mean, sd)  # about 2 standard errors of the mean of 50 pulls
     assert 0.7 < sd < 1.3, (mean, sd)

@@ -260,7 +260,7 @@ class Integrator:
             else:
                 parts.append((f.detach(), log_q, log_qs))
                 alpha_parts.append((f, log_q.detach(), log_qs))
-        loss = losses.multichannel(name, parts, shares)
+        loss = losses.multichannel(name, parts, shares, self.training.renyi_order)
         if learn_alpha and alpha_parts:
             loss = loss + losses.multichannel("variance", alpha_parts, shares)
         return loss

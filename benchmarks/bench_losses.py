@@ -1,0 +1,108 @@
+"""nis' training losses side by side on `nis bench` cases: same budget, seeds and evaluation.
+
+For each case (``SUITE:CASE``, e.g. ``ee-jets:ee_3jets``), loss and seed, the ``nis`` method of
+``nis bench`` runs with ``training.loss`` (and ``training.renyi_order``) replaced: VEGAS grids,
+flow training and the flow-against-VEGAS validation inside the suite's budget, then the suite's
+evaluation sample. Reported per case and loss (median over seeds, [min, max]): the unweighting
+efficiency (w_max = median of 50 chunk maxima), the relative standard deviation of the weights per
+point, and how often the flow (not the VEGAS fallback) was used. The ``variance`` rows repeat
+``nis bench``'s own ``nis`` rows (same code path, same seeds). Results go to
+``benchmarks/results/losses-<device>.{md,json}``.
+
+    python benchmarks/bench_losses.py --cases ee-jets:ee_3jets gg-gluons:gg_2g --losses variance renyi
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import write_report  # noqa: E402
+
+from nis.bench.run import _nis_run  # noqa: E402
+from nis.bench.suites import get_suite  # noqa: E402
+from nis.config import LOSSES, RunConfig, from_dict  # noqa: E402
+from nis.integrands import make_integrand  # noqa: E402
+
+DEFAULT_CASES = ("ee-jets:ee_3jets", "ee-jets:ee_4jets", "gg-gluons:gg_2g", "gg-gluons:gg_3g", "z-jets:pp_z_0j")
+
+
+def _case(spec: str):
+    suite_name, _, case_name = spec.partition(":")
+    suite = get_suite(suite_name)
+    for case in suite.cases:
+        if case.name == case_name:
+            return suite, case
+    raise SystemExit(f"suite {suite_name!r} has no case {case_name!r}; its cases: {[c.name for c in suite.cases]}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", nargs="*", default=list(DEFAULT_CASES), help="SUITE:CASE of nis bench")
+    ap.add_argument("--losses", nargs="*", default=["variance", "renyi"], choices=LOSSES)
+    ap.add_argument("--renyi-order", type=float, default=4.0)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = ap.parse_args(argv)
+
+    rows = []
+    for spec in args.cases:
+        suite, case = _case(spec)
+        for loss in args.losses:
+            data = case.run_config()
+            data.setdefault("training", {}).update(loss=loss, renyi_order=args.renyi_order)
+            config = from_dict(RunConfig, data, f"{spec} with loss {loss}")
+            integrand = make_integrand(config.integrand, name=case.name)
+            calls, eval_calls = case.train_calls or suite.train_calls, suite.eval_calls
+            for seed in range(args.seeds):
+                r = _nis_run(config, integrand, "nis", calls, eval_calls, seed, args.device)
+                row = {"case": spec, "loss": loss, "seed": seed, "efficiency": r.unweighting_efficiency,
+                       "rel_std": r.rel_std_per_point, "used": r.extra["used"], "train_calls": r.train_calls,
+                       "eval_calls": r.eval_calls, "seconds": r.train_seconds + r.eval_seconds,
+                       "cross_section_pb": r.integral, "error_pb": r.error}
+                rows.append(row)
+                print(f"{spec:22s} {loss:9s} seed {seed}: eff {row['efficiency']:.4g}  rel_std {row['rel_std']:.3g}"
+                      f"  [{row['used']}]  {row['seconds']:.0f} s", flush=True)
+
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu-{platform.machine()}"
+    meta = {"command": "python benchmarks/bench_losses.py " + " ".join(argv or sys.argv[1:]), "device": device,
+            "cores": torch.get_num_threads(), "renyi_order": args.renyi_order, "seeds": args.seeds,
+            "torch": torch.__version__}
+    write_report(args.out, f"losses-{device.replace(' ', '_')}", meta, rows, table(rows, meta))
+    return 0
+
+
+def table(rows: list[dict], meta: dict) -> str:
+    lines = [
+        f"# nis' training losses on nis bench cases ({meta['device']}, {meta['cores']} torch threads)",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"The `nis` method of `nis bench` with `training.loss` replaced (renyi: order {meta['renyi_order']:g}); each"
+        f" suite's budget and evaluation sample; medians over seeds 0..{meta['seeds'] - 1} with [min, max];"
+        " efficiency = <w>/w_max, w_max = median of 50 chunk maxima; rel. std = std(w)/mean(w) per point;"
+        " `flow used`: runs whose validation kept the flow (the others use the VEGAS fallback).",
+        "",
+        "| case | loss | efficiency [min, max] | rel. std | flow used | seconds |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
+    ]
+    for case, loss in dict.fromkeys((r["case"], r["loss"]) for r in rows):
+        rs = [r for r in rows if r["case"] == case and r["loss"] == loss]
+        eff = [r["efficiency"] for r in rs]
+        lines.append(
+            f"| {case} | {loss} | {statistics.median(eff):.4g} [{min(eff):.3g}, {max(eff):.3g}]"
+            f" | {statistics.median(r['rel_std'] for r in rs):.3g} | {sum(r['used'] == 'nis' for r in rs)}/{len(rs)}"
+            f" | {statistics.median(r['seconds'] for r in rs):.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
