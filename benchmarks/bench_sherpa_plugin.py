@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,11 +32,14 @@ from nis.bridge.sherpa_run import run_sherpa  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def one(jets: int, events: int, nis: bool, work: Path) -> dict:
+def one(jets: int, events: int, nis: bool, work: Path, settings: dict | None = None) -> dict:
+    """One Sherpa run of the example card; ``settings`` replace keys of its ``NIS:`` block."""
     card = yaml.safe_load((ROOT / "examples" / "sherpa" / f"ee_{jets}jets.yaml").read_text())
     card["EVENTS"] = events
+    card["NIS"] = {**card.get("NIS", {}), **(settings or {})}
     if not nis:
         card["INTEGRATOR"] = "Default"
+    shutil.rmtree(work, ignore_errors=True)  # from scratch: Sherpa (and nis) would reuse an earlier run's results
     run = run_sherpa(card, work, timeout=4 * 3600, lhe="events")
     if run.returncode != 0 or not run.processes:
         raise RuntimeError(f"Sherpa failed for {jets} jets (nis={nis}):\n{run.log[-3000:]}")
@@ -89,7 +93,15 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--work", default="/tmp/nis-bench-sherpa")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--nis", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="settings of the cards' NIS: block, e.g. LOSS=renyi (named in the results' file name)")
     args = parser.parse_args(argv)
+    settings = {}
+    for item in args.nis:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--nis takes KEY=VALUE; got {item!r}")
+        settings[key.upper()] = yaml.safe_load(value)
     from importlib.metadata import version
 
     meta = {
@@ -99,13 +111,13 @@ def main(argv=None) -> None:
         "torch": torch.__version__,
         "events": args.events,
     }
-    stem = f"sherpa-plugin-ee-jets-{args.events}events"
+    stem = f"sherpa-plugin-ee-jets-{args.events}events" + "".join(f"-{k.lower()}-{v}" for k, v in settings.items())
     earlier = Path(args.out) / f"{stem}.json"  # rows of other multiplicities are kept
     rows = [r for r in json.loads(earlier.read_text())["rows"] if r["jets"] not in args.jets] if earlier.exists() else []
     for jets in args.jets:
         for nis in (False, True):
             work = Path(args.work) / f"ee{jets}_{'nis' if nis else 'native'}"
-            rows.append({**one(jets, args.events, nis, work), "command": meta["command"]})
+            rows.append({**one(jets, args.events, nis, work, settings), "command": meta["command"]})
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "validation"}), flush=True)
             rows.sort(key=lambda r: (r["jets"], r["sampler"]))
             write_report(args.out, stem, meta, rows, markdown(rows, meta))

@@ -106,5 +106,11 @@ def test_state_is_saved_and_read_back(tmp_path):
         np.testing.assert_array_equal(a, b)
     other = Session("peak", DIMS + 1, 1, 4, SMALL, str(tmp_path))  # another set-up: not read
     assert not other.load()
+    changed = Session("peak", DIMS, 1, 4, {**SMALL, "FALLBACK": "never", "LOSS": "renyi"}, str(tmp_path))
+    assert not changed.load()  # the run card's NIS: block changed: another set-up too
+    state = torch.load(first.state_path, weights_only=False)  # a state this nis cannot read (other grid sizes)
+    state["model"]["fallback.0.grid"] = torch.linspace(0, 1, 1001, dtype=torch.float64).expand(DIMS, -1).clone()
+    torch.save(state, first.state_path)
+    assert not Session("peak", DIMS, 1, 4, {**SMALL, "FALLBACK": "never"}, str(tmp_path)).load()
     second.write_report({"points": 10, "mean_weight": 1.0, "max_weight": 4.0})
     assert second.report["sherpa"]["unweighting_efficiency"] == 0.25

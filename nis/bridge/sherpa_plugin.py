@@ -182,17 +182,25 @@ class Session:
         self.report: dict = {}
 
     def _signature(self) -> dict:
-        return {"process": self.process, "dims": self.integrand.dims, "n_channels": self.integrand.n_channels}
+        """What a saved state must have been made with to be reused: the process and the run card's
+        nis settings (a changed ``NIS:`` block is another set-up)."""
+        return {"process": self.process, "dims": self.integrand.dims, "n_channels": self.integrand.n_channels,
+                "configs": {"flow": dataclasses.asdict(self.flow), "training": dataclasses.asdict(self.training),
+                            "integration": dataclasses.asdict(self.integration)}}
 
     def load(self) -> bool:
-        """Read the state a previous run saved; False when there is none or it is for another setup."""
+        """Read the state a previous run saved; False when there is none, it is for another set-up,
+        or this nis cannot read it (written by a version with other grid sizes, say)."""
         if not self.state_path.exists():
             return False
         state = torch.load(self.state_path, map_location="cpu", weights_only=False)
         plugin = state.get("plugin", {}) if isinstance(state, dict) else {}
         if plugin.get("signature") != self._signature():
             return False
-        self.integ = Integrator.from_state(state, self.integrand, self.device)
+        try:
+            self.integ = Integrator.from_state(state, self.integrand, self.device)
+        except (RuntimeError, KeyError, TypeError, ValueError):  # load_state_dict's size mismatches, old formats
+            return False
         self.method, self.reason = plugin["method"], plugin["fallback_reason"]
         if self.report_path.exists():
             self.report = json.loads(self.report_path.read_text())
