@@ -26,9 +26,10 @@ the logarithm of the largest weight over the mean weight, i.e. ``-log`` of the u
 efficiency of an infinite sample. A finite order (default 4) weighs the large weights that fix
 ``w_max`` more than the variance does while keeping the estimate's noise bounded.
 
-Each estimator is unbiased for its value (up to the estimate of ``I``), and its gradient is the
-gradient of the value whatever ``q_s`` is, so the same function serves online and buffered
-training. Points with ``f = 0`` contribute nothing (``0 log 0 = 0``).
+Each estimator is unbiased for its value (up to the estimate of ``I``; ``renyi`` is the log of an
+unbiased estimate, consistent rather than unbiased), and its gradient is the gradient of the value
+whatever ``q_s`` is, so the same function serves online and buffered training. Points with
+``f = 0`` contribute nothing (``0 log 0 = 0``).
 """
 
 from __future__ import annotations
