@@ -6,8 +6,10 @@ flow training and the flow-against-VEGAS validation inside the suite's budget, t
 evaluation sample. Reported per case and loss (median over seeds, [min, max]): the unweighting
 efficiency (w_max = median of 50 chunk maxima), the relative standard deviation of the weights per
 point, and how often the flow (not the VEGAS fallback) was used. The ``variance`` rows repeat
-``nis bench``'s own ``nis`` rows (same code path, same seeds). Results go to
-``benchmarks/results/losses-<device>.{md,json}``.
+``nis bench``'s own ``nis`` rows (same code path, same seeds). ``--vegas-fraction`` replaces the
+share of the budget for the VEGAS map in front of the flows in every run. Results go to
+``benchmarks/results/losses-<device>[-vegas<fraction>].{md,json}``; a later run adds its rows to
+the file (Sherpa runs once per process, so cases with Sherpa's matrix elements need a run each).
 
     python benchmarks/bench_losses.py --cases ee-jets:ee_3jets gg-gluons:gg_2g --losses variance renyi
 """
@@ -15,6 +17,7 @@ point, and how often the flow (not the VEGAS fallback) was used. The ``variance`
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import sys
@@ -48,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", nargs="*", default=list(DEFAULT_CASES), help="SUITE:CASE of nis bench")
     ap.add_argument("--losses", nargs="*", default=["variance", "renyi"], choices=LOSSES)
     ap.add_argument("--renyi-order", type=float, default=4.0)
+    ap.add_argument("--vegas-fraction", type=float, default=None,
+                    help="training.vegas_fraction for every run (default: the cases' own)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
@@ -59,6 +64,8 @@ def main(argv=None) -> int:
         for loss in args.losses:
             data = case.run_config()
             data.setdefault("training", {}).update(loss=loss, renyi_order=args.renyi_order)
+            if args.vegas_fraction is not None:
+                data["training"]["vegas_fraction"] = args.vegas_fraction
             config = from_dict(RunConfig, data, f"{spec} with loss {loss}")
             integrand = make_integrand(config.integrand, name=case.name)
             calls, eval_calls = case.train_calls or suite.train_calls, suite.eval_calls
@@ -75,8 +82,16 @@ def main(argv=None) -> int:
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu-{platform.machine()}"
     meta = {"command": "python benchmarks/bench_losses.py " + " ".join(argv or sys.argv[1:]), "device": device,
             "cores": torch.get_num_threads(), "renyi_order": args.renyi_order, "seeds": args.seeds,
-            "torch": torch.__version__}
-    write_report(args.out, f"losses-{device.replace(' ', '_')}", meta, rows, table(rows, meta))
+            "vegas_fraction": args.vegas_fraction, "torch": torch.__version__}
+    variant = "" if args.vegas_fraction is None else f"-vegas{args.vegas_fraction:g}"
+    stem = f"losses-{device.replace(' ', '_')}{variant}"
+    earlier = Path(args.out) / f"{stem}.json"  # rows of other cases and losses stay (Sherpa's cases: one a run)
+    if earlier.exists():
+        done = {(r["case"], r["loss"], r["seed"]) for r in rows}
+        old = json.loads(earlier.read_text())
+        rows = [r for r in old["rows"] if (r["case"], r["loss"], r["seed"]) not in done] + rows
+        meta["command"] = "; ".join(dict.fromkeys(old["meta"]["command"].split("; ") + [meta["command"]]))
+    write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0
 
 
@@ -85,7 +100,9 @@ def table(rows: list[dict], meta: dict) -> str:
         f"# nis' training losses on nis bench cases ({meta['device']}, {meta['cores']} torch threads)",
         "",
         f"Command: `{meta['command']}`  ",
-        f"The `nis` method of `nis bench` with `training.loss` replaced (renyi: order {meta['renyi_order']:g}); each"
+        f"The `nis` method of `nis bench` with `training.loss` replaced (renyi: order {meta['renyi_order']:g})"
+        + ("" if meta.get("vegas_fraction") is None else f" and `training.vegas_fraction = {meta['vegas_fraction']:g}`")
+        + "; each"
         f" suite's budget and evaluation sample; medians over seeds 0..{meta['seeds'] - 1} with [min, max];"
         " efficiency = <w>/w_max, w_max = median of 50 chunk maxima; rel. std = std(w)/mean(w) per point;"
         " `flow used`: runs whose validation kept the flow (the others use the VEGAS fallback).",

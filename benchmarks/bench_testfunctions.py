@@ -6,8 +6,9 @@ grids, flow training and its flow-against-VEGAS validation all inside that budge
 deviation of the weights per point (sqrt(N) x relative error; its square is the variance per
 point), the unweighting efficiency with w_max = median of 50 chunk maxima, and the pull
 (estimate - exact) / error. Results go to
-``benchmarks/results/testfunctions-<device>-<calls>calls[-<loss>].{md,json}`` (``--loss``: nis'
-training loss, default variance; ``renyi`` with ``--renyi-order``).
+``benchmarks/results/testfunctions-<device>-<calls>calls[-<variant>].{md,json}`` (``--loss``: nis'
+training loss, default variance; ``renyi`` with ``--renyi-order``; ``--vegas-fraction``: the share of
+the budget for the VEGAS map in front of the flows, default 0.2).
 
     python benchmarks/bench_testfunctions.py --calls 200000 --seeds 3
 """
@@ -49,10 +50,10 @@ FUNCTIONS = {
 }
 
 
-def run_nis(f, calls: int, eval_calls: int, seed: int, device: str, batch: int, loss: str = "variance",
-            renyi_order: float = 4.0) -> dict:
+def run_nis(f, calls: int, eval_calls: int, seed: int, device: str, batch: int, **training_options) -> dict:
+    """nis on ``f``; ``training_options``: :class:`TrainingConfig` fields beyond the budget and batch."""
     validation = max(2_000, calls // 20)
-    training = TrainingConfig(calls=calls - 2 * validation, batch_size=batch, loss=loss, renyi_order=renyi_order)
+    training = TrainingConfig(calls=calls - 2 * validation, batch_size=batch, **training_options)
     integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
     start = time.perf_counter()
     integ = Integrator(f, FlowConfig(bins=16, hidden=64), training, integration, seed=seed, device=device)
@@ -91,6 +92,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=1024, help="nis and madnis batch size")
     ap.add_argument("--loss", default="variance", choices=LOSSES, help="nis' training loss")
     ap.add_argument("--renyi-order", type=float, default=4.0, help="order of the renyi loss")
+    ap.add_argument("--vegas-fraction", type=float, default=TrainingConfig.vegas_fraction,
+                    help="share of nis' budget for the VEGAS map in front of the flows")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
 
@@ -100,7 +103,8 @@ def main(argv=None) -> int:
         name, params = FUNCTIONS[key]
         f = make_test_function(name, **params)
         for seed in range(args.seeds):
-            nis_row = run_nis(f, args.calls, args.eval, seed, args.device, args.batch, args.loss, args.renyi_order)
+            nis_row = run_nis(f, args.calls, args.eval, seed, args.device, args.batch, loss=args.loss,
+                              renyi_order=args.renyi_order, vegas_fraction=args.vegas_fraction)
             results = {"nis": nis_row}
             # the peers see the whole function on the cube (for ring_line: one map for both channels)
             if "vegas" in args.peers:
@@ -118,8 +122,10 @@ def main(argv=None) -> int:
                     flush=True,
                 )
 
-    loss = {"variance": "", "renyi": f"-renyi{args.renyi_order:g}"}.get(args.loss, f"-{args.loss}")
-    stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls{loss}"
+    variant = {"variance": "", "renyi": f"-renyi{args.renyi_order:g}"}.get(args.loss, f"-{args.loss}")
+    if args.vegas_fraction != TrainingConfig.vegas_fraction:
+        variant += f"-vegas{args.vegas_fraction:g}"
+    stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls{variant}"
     meta = budget_meta("bench_testfunctions.py", argv, device_name, args)
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0

@@ -30,6 +30,19 @@ def test_median_of_maxima_ignores_a_single_outlier():
     assert float(wmax_median_of_maxima(w)) == pytest.approx(before, rel=1e-3)
 
 
+def test_median_of_maxima_does_not_depend_on_the_order_of_a_stratified_sample():
+    """A two-channel sample comes channel by channel: 70% of the points with U(0,1) weights, 30%
+    with U(0,3). Chunks of consecutive weights would give most chunks the first channel's maximum
+    (about 1); random chunks see both channels, as the unweighted stream does (about 3)."""
+    gen = torch.Generator().manual_seed(2)
+    w = torch.cat([torch.rand(70_000, generator=gen, dtype=torch.float64),
+                   3 * torch.rand(30_000, generator=gen, dtype=torch.float64)])
+    ordered = float(wmax_median_of_maxima(w))
+    shuffled = float(wmax_median_of_maxima(w[torch.randperm(w.numel(), generator=gen)]))
+    assert ordered == pytest.approx(shuffled, rel=1e-3) and ordered == pytest.approx(3.0, rel=2e-3)
+    assert float(wmax_median_of_maxima(w)) == ordered  # the same weights, the same w_max
+
+
 @pytest.mark.parametrize("eps", [1e-4, 1e-3, 1e-2, 0.1])
 def test_quantile_wmax_leaves_exactly_eps_overweight(eps):
     torch.manual_seed(2)  # torch.distributions samples from the global generator

@@ -6,7 +6,7 @@ efficiency* ``<|w|> / w_max``. The true maximum of the weights is useless as ``w
 grows with the sample and one outlier ruins it. Two robust estimators are offered:
 
 ``wmax_median_of_maxima`` (the default)
-    Split the sample into ``n_chunks`` chunks (default 50), take each chunk's maximum, use the
+    Split the sample into ``n_chunks`` random chunks (default 50), take each chunk's maximum, use the
     median of those maxima. It estimates the maximum expected in a sample of ``n / n_chunks``
     events and is insensitive to single outliers. This is the estimator the MadNIS paper
     quotes (median of 50 chunk maxima over 1e5 points), so numbers compare directly.
@@ -38,11 +38,16 @@ from torch import Tensor
 
 
 def wmax_median_of_maxima(w: Tensor, n_chunks: int = 50) -> Tensor:
-    """Median of the maxima of ``n_chunks`` equal chunks of ``|w|`` (shape (n,)); a 0-dim tensor."""
+    """Median of the maxima of ``n_chunks`` equal chunks of ``|w|`` (shape (n,)); a 0-dim tensor.
+
+    The chunks are random subsets (a permutation with a fixed seed, so the same weights give the
+    same ``w_max``), not runs of consecutive weights: a stratified multi-channel sample comes
+    channel by channel, and chunks of one channel each would see that channel's maximum only."""
     a = w.abs()
     n_chunks = max(1, min(int(n_chunks), a.numel()))
     size = a.numel() // n_chunks
-    maxima = a[: size * n_chunks].reshape(n_chunks, size).amax(dim=1)
+    order = torch.randperm(a.numel(), generator=torch.Generator(a.device).manual_seed(0), device=a.device)
+    maxima = a[order[: size * n_chunks]].reshape(n_chunks, size).amax(dim=1)
     return maxima.median()
 
 
