@@ -22,6 +22,7 @@ Baselines, each seeing only the jet mass and tau_21 (:mod:`nis.jetimages.substru
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from nis.flows.subnet import MLP
+from nis.jetimages.cnn import ClassifierTraining, fit_classifier
 
 __all__ = [
     "roc_curve", "auc", "rejection_at", "roc_summary", "auc_error", "mass_window_roc", "MLPSettings", "MassTau21MLP",
@@ -141,26 +143,19 @@ def mass_window_roc(
 
 
 @dataclass
-class MLPSettings:
+class MLPSettings(ClassifierTraining):
     """The (mass, tau_21) network and its training."""
 
-    hidden: int = 64  #: width of the hidden layers
-    layers: int = 3  #: hidden layers
+    section: typing.ClassVar[str] = "mlp"
+
     epochs: int = 30  #: passes over the training jets
     batch_size: int = 256  #: jets per step
     learning_rate: float = 2e-3  #: Adam's step size (cosine decay to 5% of it)
-    weight_decay: float = 0.0  #: Adam's L2 penalty
-    validation_fraction: float = 0.2  #: share of the training jets held out to choose the best epoch
-    seed: int = 1  #: initialisation, split and batch order
+    hidden: int = 64  #: width of the hidden layers
+    layers: int = 3  #: hidden layers
 
     def __post_init__(self):
-        from nis.config import ConfigError
-
-        for name in ("hidden", "layers", "epochs", "batch_size", "learning_rate"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"mlp.{name} must be positive; got {getattr(self, name)}")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ConfigError(f"mlp.validation_fraction must lie in (0, 1); got {self.validation_fraction}")
+        self.check_positive("hidden", "layers")
 
 
 class MassTau21MLP(nn.Module):
@@ -184,8 +179,6 @@ def train_mlp(features: np.ndarray, labels: np.ndarray, weights: np.ndarray | No
               settings: MLPSettings | None = None, progress: bool = False) -> tuple[MassTau21MLP, list[dict]]:
     """Train a :class:`MassTau21MLP` on features (N, 2) = (mass, tau21), labels (N,) (1 = signal)
     and optional per-jet weights; returns it (best validation epoch, eval mode) and its history."""
-    from nis.jetimages.cnn import fit_classifier
-
     model = MassTau21MLP(settings)
     x = np.asarray(features, dtype=np.float32)
     model.mean.copy_(torch.from_numpy(x.mean(0)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,12 +36,12 @@ KIND = "jetimage-cnn"
 
 
 @dataclass
-class CNNSettings:
-    """The network and its training."""
+class ClassifierTraining:
+    """How :func:`fit_classifier` trains a classifier; the CNN's and the (mass, tau_21) MLP's settings
+    extend it (each with its own defaults)."""
 
-    channels: list = field(default_factory=lambda: [16, 32, 32])  #: output channels of the three conv blocks
-    dense: int = 64  #: width of the dense layer
-    dropout: float = 0.2  #: dropout before the last layer
+    section: typing.ClassVar[str] = "classifier"  # the config section, for messages
+
     epochs: int = 15  #: passes over the training jets
     batch_size: int = 128  #: jets per step
     learning_rate: float = 1e-3  #: Adam's step size (cosine decay to 5% of it)
@@ -48,19 +49,39 @@ class CNNSettings:
     validation_fraction: float = 0.2  #: share of the training jets held out to choose the best epoch
     seed: int = 1  #: initialisation, split and batch order
 
+    def check_positive(self, *names: str) -> None:
+        """ConfigError naming the first of ``names`` (and the training sizes) that is not positive,
+        or a validation share outside (0, 1)."""
+        from nis.config import ConfigError
+
+        for name in names + ("epochs", "batch_size", "learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{self.section}.{name} must be positive; got {getattr(self, name)}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"{self.section}.validation_fraction must lie in (0, 1); got {self.validation_fraction}"
+            )
+
+
+@dataclass
+class CNNSettings(ClassifierTraining):
+    """The network and its training."""
+
+    section: typing.ClassVar[str] = "cnn"
+
+    channels: list = field(default_factory=lambda: [16, 32, 32])  #: output channels of the three conv blocks
+    dense: int = 64  #: width of the dense layer
+    dropout: float = 0.2  #: dropout before the last layer
+
     def __post_init__(self):
         from nis.config import ConfigError
 
         if not (isinstance(self.channels, list) and len(self.channels) == 3
                 and all(isinstance(c, int) and c > 0 for c in self.channels)):
             raise ConfigError(f"cnn.channels must be three positive whole numbers; got {self.channels!r}")
-        for name in ("dense", "epochs", "batch_size", "learning_rate"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"cnn.{name} must be positive; got {getattr(self, name)}")
+        self.check_positive("dense")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"cnn.dropout must lie in [0, 1); got {self.dropout}")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ConfigError(f"cnn.validation_fraction must lie in (0, 1); got {self.validation_fraction}")
 
 
 class JetImageCNN(nn.Module):
@@ -117,14 +138,15 @@ def _weighted_loss(model: JetImageCNN, x: torch.Tensor, y: torch.Tensor, w: torc
 
 
 def fit_classifier(
-    model: nn.Module, inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, s, progress: bool = False,
+    model: nn.Module, inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, s: ClassifierTraining,
+    progress: bool = False,
     desc: str = "classifier",
 ) -> list[dict]:
     """Train ``model`` (inputs -> logits (N,)) in place with weighted binary cross entropy: classes
     balanced by :func:`balanced_weights`, Adam with cosine decay, a validation share, keep-best.
 
-    ``s``: settings with ``epochs, batch_size, learning_rate, weight_decay, validation_fraction,
-    seed`` (:class:`CNNSettings`, :class:`nis.jetimages.baselines.MLPSettings`). Jets of weight 0
+    ``s``: :class:`ClassifierTraining` (:class:`CNNSettings`,
+    :class:`nis.jetimages.baselines.MLPSettings`). Jets of weight 0
     are left out. Leaves the model in its best validation state, eval mode; returns the history.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
