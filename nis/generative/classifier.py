@@ -9,14 +9,13 @@ reproduce the truth, and histograms of the average w_D per bin show where the ge
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nis.classifier import fit_binary_classifier
 from nis.flows.subnet import MLP
 from nis.generative.features import MULTIPLICITIES, feature_dims, observables
 
@@ -92,25 +91,12 @@ def train_discriminator(
     y = torch.cat([torch.ones(len(t)), torch.zeros(len(g))]).to(x)
     wt = torch.ones(len(t)) if truth_weights is None else torch.as_tensor(truth_weights, dtype=torch.float32)
     w = torch.cat([0.5 * wt / wt.sum(), torch.full((len(g),), 0.5 / len(g))]).to(x) * len(x)
-    net = disc.nets[str(n)]
-    opt = torch.optim.Adam(net.parameters(), lr=s.learning_rate)
-    gen = torch.Generator().manual_seed(s.seed + n)
-    steps = max(1, math.ceil(len(x) / s.batch_size))
-    history = []
-    from tqdm.auto import tqdm
-
-    for _ in tqdm(range(epochs or s.epochs), desc=f"discriminator {n}j", unit="epoch", disable=not progress):
-        perm = torch.randperm(len(x), generator=gen).to(x.device)
-        total = 0.0
-        for i in range(steps):
-            rows = perm[i * s.batch_size:(i + 1) * s.batch_size]
-            loss = F.binary_cross_entropy_with_logits(disc.logit(x[rows], n), y[rows], weight=w[rows])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        history.append(total / steps)
-    return history
+    history = fit_binary_classifier(
+        disc.nets[str(n)], lambda rows: disc.logit(rows, n), x, y, w, epochs=epochs or s.epochs,
+        batch_size=s.batch_size, learning_rate=s.learning_rate, seed=s.seed + n, progress=progress,
+        desc=f"discriminator {n}j",
+    )
+    return [h["train_loss"] for h in history]
 
 
 def weights_from(disc: Discriminator, n: int, inputs: np.ndarray) -> np.ndarray:

@@ -16,17 +16,15 @@ another nis version). Images of another size raise a ValueError naming both shap
 
 from __future__ import annotations
 
-import copy
-import time
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from nis.classifier import fit_binary_classifier
 from nis.generative.model_io import load_model_file, save_model
 from nis.jetimages.images import PIXELS, check_image_shape, check_images
 
@@ -127,78 +125,27 @@ def balanced_weights(labels: np.ndarray, weights: np.ndarray | None = None) -> n
     return w
 
 
-def _weighted_loss(model: JetImageCNN, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, batch: int) -> float:
-    model.eval()
-    total = 0.0
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            loss = F.binary_cross_entropy_with_logits(model(x[i:i + batch]), y[i:i + batch], reduction="none")
-            total += float((loss * w[i:i + batch]).sum())
-    return total / float(w.sum())
-
-
 def fit_classifier(
     model: nn.Module, inputs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None, s: ClassifierTraining,
     progress: bool = False,
     desc: str = "classifier",
 ) -> list[dict]:
-    """Train ``model`` (inputs -> logits (N,)) in place with weighted binary cross entropy: classes
-    balanced by :func:`balanced_weights`, Adam with cosine decay, a validation share, keep-best.
+    """Train ``model`` (inputs -> logits (N,)) in place with weighted binary cross entropy
+    (:func:`nis.classifier.fit_binary_classifier`): classes balanced by :func:`balanced_weights`,
+    Adam with cosine decay to 5% of the step size, a validation share, keep-best.
 
     ``s``: :class:`ClassifierTraining` (:class:`CNNSettings`,
     :class:`nis.jetimages.baselines.MLPSettings`). Jets of weight 0
     are left out. Leaves the model in its best validation state, eval mode; returns the history.
     """
-    inputs = np.asarray(inputs, dtype=np.float32)
-    labels = np.asarray(labels).astype(np.float32)
-    w = balanced_weights(labels, weights).astype(np.float32)
-    keep = w > 0  # jets of weight 0 (outside the common support of a reweighting) teach nothing
-    inputs, labels, w = inputs[keep], labels[keep], w[keep]
-    torch.manual_seed(s.seed)
-    order = np.random.default_rng(s.seed).permutation(len(inputs))
-    n_val = max(1, int(round(s.validation_fraction * len(inputs))))
-    val, tr = order[:n_val], order[n_val:]
-    x_tr, y_tr, w_tr = (torch.from_numpy(a[tr]) for a in (inputs, labels, w))
-    x_val, y_val, w_val = (torch.from_numpy(a[val]) for a in (inputs, labels, w))
-    opt = torch.optim.Adam(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
-    steps = s.epochs * max(1, -(-len(tr) // s.batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=0.05 * s.learning_rate)
-    gen = torch.Generator().manual_seed(s.seed)
-    best, best_loss, history = copy.deepcopy(model.state_dict()), float("inf"), []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=s.epochs, desc=desc, unit="epoch", leave=False)
-    for epoch in range(s.epochs):
-        start = time.perf_counter()
-        model.train()
-        perm = torch.randperm(len(tr), generator=gen)
-        total, weight = 0.0, 0.0
-        for i in range(0, len(tr), s.batch_size):
-            idx = perm[i:i + s.batch_size]
-            wb = w_tr[idx]
-            loss = F.binary_cross_entropy_with_logits(model(x_tr[idx]), y_tr[idx], reduction="none")
-            loss = (loss * wb).sum() / wb.sum().clamp_min(1e-12)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * float(wb.sum())
-            weight += float(wb.sum())
-        val_loss = _weighted_loss(model, x_val, y_val, w_val, 1024)
-        history.append({"epoch": epoch + 1, "train_loss": total / weight, "validation_loss": val_loss,
-                        "seconds": time.perf_counter() - start})
-        if val_loss < best_loss:
-            best_loss, best = val_loss, copy.deepcopy(model.state_dict())
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(train=f"{total / weight:.4f}", val=f"{val_loss:.4f}", best=f"{best_loss:.4f}")
-    if bar is not None:
-        bar.close()
-    model.load_state_dict(best)
-    model.eval()
-    return history
+    torch.manual_seed(s.seed)  # dropout
+    return fit_binary_classifier(
+        model, model, torch.as_tensor(np.asarray(inputs, dtype=np.float32)),
+        torch.as_tensor(np.asarray(labels).astype(np.float32)),
+        torch.as_tensor(balanced_weights(labels, weights).astype(np.float32)),
+        epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate, weight_decay=s.weight_decay,
+        final_lr_fraction=0.05, validation_fraction=s.validation_fraction, seed=s.seed, progress=progress, desc=desc,
+    )
 
 
 def train_cnn(

@@ -27,15 +27,13 @@ result is the truth of selected events (no efficiency or fake correction).
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nis.classifier import fit_binary_classifier
 from nis.unfolding.features import ConditionLayout, FeatureScaler
 
 __all__ = ["OmniFoldSettings", "Classifier", "train_classifier", "OmniFoldResult", "omnifold"]
@@ -104,8 +102,6 @@ def train_classifier(x1: np.ndarray, w1: np.ndarray, x0: np.ndarray, w0: np.ndar
                      desc: str = "classifier") -> tuple[Classifier, list[dict]]:
     """A classifier of x1 (label 1, weights w1) against x0 (label 0, weights w0), the two classes
     weighted to equal totals; returns it (lowest validation loss) and the per-epoch losses."""
-    from tqdm.auto import tqdm
-
     s = settings
     torch.manual_seed(seed)
     clf = Classifier(layout, s.hidden, s.layers).to(s.device)
@@ -114,38 +110,11 @@ def train_classifier(x1: np.ndarray, w1: np.ndarray, x0: np.ndarray, w0: np.ndar
     w *= len(x) / 2
     clf.scaler.fit(x, w)
     ref = next(clf.net.parameters())
-    xt = torch.as_tensor(x).to(ref)
-    yt = torch.cat([torch.ones(len(x1)), torch.zeros(len(x0))]).to(ref)
-    wt = torch.as_tensor(w).to(ref)
-    gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(x), generator=gen).to(xt.device)
-    k = max(1, int(s.validation_fraction * len(x)))
-    val, train = perm[:k], perm[k:]
-    opt = torch.optim.Adam(clf.parameters(), lr=s.learning_rate)
-    steps = max(1, math.ceil(len(train) / s.batch_size))
-    history: list[dict] = []
-    best: tuple[float, dict] | None = None
-    for epoch in tqdm(range(s.epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
-        clf.train()
-        order = train[torch.randperm(len(train), generator=gen).to(xt.device)]
-        total = 0.0
-        for i in range(steps):
-            rows = order[i * s.batch_size:(i + 1) * s.batch_size]
-            loss = F.binary_cross_entropy_with_logits(clf.logit(xt[rows]), yt[rows], weight=wt[rows])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        clf.eval()
-        with torch.no_grad():
-            lv = F.binary_cross_entropy_with_logits(clf.logit(xt[val]), yt[val], weight=wt[val], reduction="sum")
-            val_loss = float(lv / wt[val].sum())
-        history.append({"epoch": epoch + 1, "train_loss": total / steps, "val_loss": val_loss})
-        if math.isfinite(val_loss) and (best is None or val_loss < best[0]):
-            best = (val_loss, copy.deepcopy(clf.state_dict()))
-    if best is not None:
-        clf.load_state_dict(best[1])
-    clf.eval()
+    history = fit_binary_classifier(
+        clf, clf.logit, torch.as_tensor(x).to(ref), torch.cat([torch.ones(len(x1)), torch.zeros(len(x0))]).to(ref),
+        torch.as_tensor(w).to(ref), epochs=s.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate,
+        validation_fraction=s.validation_fraction, seed=seed, progress=progress, desc=desc,
+    )
     return clf, history
 
 
