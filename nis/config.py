@@ -50,7 +50,7 @@ class TrainingConfig:
     """How the sampler is trained. ``calls`` is the whole training budget in integrand calls."""
 
     calls: int = 200_000  #: integrand calls for VEGAS pre-training plus flow training
-    vegas_fraction: float = 0.2  #: share of ``calls`` spent adapting the VEGAS grids
+    vegas_fraction: float = 0.0  #: share of ``calls`` for VEGAS grids in front of the flows; 0: flows on the cube
     vegas_iterations: int = 10  #: VEGAS adaptation iterations
     vegas_bins: int = 0  #: increments per dimension of the VEGAS map in front of each flow; 0: automatic
     fallback_bins: int = 0  #: increments per dimension of the fallback VEGAS grid; 0: automatic

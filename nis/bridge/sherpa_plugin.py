@@ -48,7 +48,7 @@ plus any :class:`~nis.config.TrainingConfig` field in capitals (``BATCH_SIZE``, 
 ``LOSS: exponential``, the divergence ``int p (log p - log q)^2``, which penalises the spread of
 the log-weights and so the maximal weight that unweighting divides by (e+e- -> 3 jets on top of
 Comix: relative error per point 0.51 and quantile efficiency 0.37 against Sherpa's 0.99 and 0.24,
-where the variance loss gave 0.96 and 0.25); ``VEGAS_FRACTION: 0``; ``EFFICIENCY: quantile``. ``alpha`` is Sherpa's prior: learned channel weights (``TRAIN_ALPHA``) are not
+where the variance loss gave 0.96 and 0.25); ``EFFICIENCY: quantile``. ``alpha`` is Sherpa's prior: learned channel weights (``TRAIN_ALPHA``) are not
 available, as Sherpa asks for each point's weight on its own.
 """
 
@@ -76,7 +76,6 @@ PLUGIN_DEFAULTS = {
     "validation_calls": 20_000,
     "batch_size": 2_000,
     "train_alpha": False,
-    "vegas_fraction": 0.0,  # Sherpa's optimisation has adapted its channels: the flow starts there
     "loss": "exponential",  # e+e- -> 3 jets: the only loss whose flow beat Sherpa's efficiency
     "efficiency": "quantile",  # Sherpa unweights against its maximum reduced to 0.1% overweights
 }

@@ -3,9 +3,10 @@ between flow and VEGAS on fresh points, the final integration and unweighted eve
 
 The stages of :meth:`Integrator.run`:
 
-1. **VEGAS** (``training.vegas_fraction`` of ``training.calls``): each channel's grid is adapted
-   by the ``vegas`` package to ``alpha^prior_c |value_c|``. The grid becomes a fixed first map
-   in front of the channel's flow, which starts as the identity: training starts at VEGAS.
+1. **VEGAS** (``training.vegas_fraction`` of ``training.calls``; default 0, the stage is skipped
+   and the flows start on the flat cube): each channel's grid is adapted by the ``vegas``
+   package to ``alpha^prior_c |value_c|``. The grid becomes a fixed first map in front of the
+   channel's flow, which starts as the identity: training starts at VEGAS.
 2. **Flow training** (the rest of ``training.calls``): online steps on fresh points, each
    followed by ``buffered_steps`` steps on samples from the buffer; samples go to the channels
    in proportion to their weight standard deviation; channels that carry less than

@@ -5,7 +5,8 @@ Channel ``c`` draws a cube point in three steps::
     z ~ U[0,1]^d  --flow_c-->  v  --VEGAS map_c-->  u  --integrand's channel mapping-->  x
 
 so the density of ``u`` is ``q_c(u) = q_flow(v) / |du/dv|``. The flow starts as the identity,
-so an untrained sampler is exactly the VEGAS sampler. The map in front of the flow is frozen
+so an untrained sampler is exactly the VEGAS sampler (with ``training.vegas_fraction = 0``, the
+default, the map is the identity too and training starts from uniform points). The map in front of the flow is frozen
 once the flow trains on it; a second grid per channel, ``fallback``, starts from the same grid
 and keeps adapting on the points the flow draws (see :mod:`nis.integrator.vegas_map`), and
 ``use_flow=False`` samples from it alone: the VEGAS fallback. All state (flows, grids, channel
