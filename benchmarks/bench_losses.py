@@ -17,8 +17,6 @@ the file (Sherpa runs once per process, so cases with Sherpa's matrix elements n
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -27,23 +25,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import write_report  # noqa: E402
+from report import device_label, with_earlier_rows, write_report  # noqa: E402
 
 from nis.bench.run import _nis_run  # noqa: E402
-from nis.bench.suites import get_suite  # noqa: E402
+from nis.bench.suites import get_case  # noqa: E402
 from nis.config import LOSSES, RunConfig, from_dict  # noqa: E402
 from nis.integrands import make_integrand  # noqa: E402
 
 DEFAULT_CASES = ("ee-jets:ee_3jets", "ee-jets:ee_4jets", "gg-gluons:gg_2g", "gg-gluons:gg_3g", "z-jets:pp_z_0j")
-
-
-def _case(spec: str):
-    suite_name, _, case_name = spec.partition(":")
-    suite = get_suite(suite_name)
-    for case in suite.cases:
-        if case.name == case_name:
-            return suite, case
-    raise SystemExit(f"suite {suite_name!r} has no case {case_name!r}; its cases: {[c.name for c in suite.cases]}")
 
 
 def main(argv=None) -> int:
@@ -60,7 +49,7 @@ def main(argv=None) -> int:
 
     rows = []
     for spec in args.cases:
-        suite, case = _case(spec)
+        suite, case = get_case(spec)
         for loss in args.losses:
             data = case.run_config()
             data.setdefault("training", {}).update(loss=loss, renyi_order=args.renyi_order)
@@ -79,18 +68,13 @@ def main(argv=None) -> int:
                 print(f"{spec:22s} {loss:9s} seed {seed}: eff {row['efficiency']:.4g}  rel_std {row['rel_std']:.3g}"
                       f"  [{row['used']}]  {row['seconds']:.0f} s", flush=True)
 
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu-{platform.machine()}"
+    device = device_label(args.device)
     meta = {"command": "python benchmarks/bench_losses.py " + " ".join(argv or sys.argv[1:]), "device": device,
             "cores": torch.get_num_threads(), "renyi_order": args.renyi_order, "seeds": args.seeds,
             "vegas_fraction": args.vegas_fraction, "torch": torch.__version__}
     variant = "" if args.vegas_fraction is None else f"-vegas{args.vegas_fraction:g}"
     stem = f"losses-{device.replace(' ', '_')}{variant}"
-    earlier = Path(args.out) / f"{stem}.json"  # rows of other cases and losses stay (Sherpa's cases: one a run)
-    if earlier.exists():
-        done = {(r["case"], r["loss"], r["seed"]) for r in rows}
-        old = json.loads(earlier.read_text())
-        rows = [r for r in old["rows"] if (r["case"], r["loss"], r["seed"]) not in done] + rows
-        meta["command"] = "; ".join(dict.fromkeys(old["meta"]["command"].split("; ") + [meta["command"]]))
+    rows = with_earlier_rows(args.out, stem, meta, rows, lambda r: (r["case"], r["loss"], r["seed"]))
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0
 

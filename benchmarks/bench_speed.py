@@ -12,7 +12,6 @@ and 16384. Writes ``benchmarks/results/speed-<device>.{md,json}``.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import write_report  # noqa: E402
+from report import device_label, write_report  # noqa: E402
 
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
 from nis.flows import Flow  # noqa: E402
@@ -103,7 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     dev = args.device
-    name = torch.cuda.get_device_name() if dev.startswith("cuda") else f"cpu-{platform.machine()}"
+    name = device_label(dev)
     n = args.points or (1_000_000 if dev.startswith("cuda") else 100_000)
     rows = []
     for dims in (8, 12):

@@ -16,17 +16,14 @@ the budget for the VEGAS map in front of the flows, default 0.2).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import budget_meta, write_report  # noqa: E402
+from report import budget_meta, device_label, write_report  # noqa: E402
 
 from nis.bench.peers import run_madnis, run_vegas  # noqa: E402
 from nis.config import LOSSES, FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
@@ -97,7 +94,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
 
-    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu-{platform.machine()}"
+    device_name = device_label(args.device)
     rows = []
     for key in args.functions:
         name, params = FUNCTIONS[key]

@@ -7,6 +7,15 @@ import sys
 from pathlib import Path
 
 
+def device_label(device: str) -> str:
+    """The device in file names and tables: the GPU's name, or ``cpu-<machine>``."""
+    import platform
+
+    import torch
+
+    return torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu-{platform.machine()}"
+
+
 def budget_meta(script: str, argv, device: str, args) -> dict:
     """The meta block of a same-budget comparison: command line, device, budgets, seeds, torch."""
     import torch
@@ -19,6 +28,19 @@ def budget_meta(script: str, argv, device: str, args) -> dict:
         "seeds": args.seeds,
         "torch": torch.__version__,
     }
+
+
+def with_earlier_rows(out: str | Path, stem: str, meta: dict, rows: list, key) -> list:
+    """``rows`` after the rows of an earlier ``<stem>.json`` under ``out`` that they do not replace
+    (same ``key(row)``), so that runs of one case at a time (Sherpa's matrix elements: one process
+    each) add up in one file; ``meta["command"]`` then lists every command, earlier ones first."""
+    earlier = Path(out) / f"{stem}.json"
+    if not earlier.exists():
+        return rows
+    old = json.loads(earlier.read_text())
+    done = {key(r) for r in rows}
+    meta["command"] = "; ".join(dict.fromkeys(old["meta"]["command"].split("; ") + [meta["command"]]))
+    return [r for r in old["rows"] if key(r) not in done] + rows
 
 
 def write_report(out: str | Path, stem: str, meta: dict, rows: list, markdown: str) -> None:

@@ -159,6 +159,15 @@ def test_ring_line_two_channels():
     assert abs(result.estimate.integral - f.exact) < 4 * result.estimate.error
     assert result.n_channels == 2 and result.n_active_channels == 2
     assert (integ.model.share > 0).all()
+    # the sampler validation dropped integrates too, with the channel shares validation measured for it
+    shares = {}
+    for method in ("nis", "vegas"):
+        estimate, _ = integ.integrate(method)
+        shares[method] = integ.model.share.clone()
+        assert abs(estimate.integral - f.exact) < 4 * estimate.error
+    assert not torch.allclose(shares["nis"], shares["vegas"])
+    integ.integrate(result.method)
+    assert torch.equal(integ.model.share, shares[result.method])
 
 
 def test_save_load_continue_sampling_and_training(tmp_path):

@@ -27,7 +27,7 @@ from nis.bench.report import machine, write_results
 from nis.bench.suites import METHOD_CHANGES, SHERPA_METHODS, Case, Suite
 from nis.config import IntegrationConfig, RunConfig, TrainingConfig, from_dict
 
-__all__ = ["BenchSettings", "run_suite", "run_method"]
+__all__ = ["BenchSettings", "nis_integrator", "run_suite", "run_method"]
 
 EVENTS = 100_000  # unweighted events the cost columns are quoted for
 TIMING_KEYS = ("train_seconds", "eval_seconds", "seconds_to_events", "time_split")  # differ between identical runs
@@ -45,10 +45,10 @@ class BenchSettings:
     resume: bool = False
 
 
-def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str,
-             clocks: dict | None = None) -> PeerResult:
-    """nis (flows + alpha_i(x)), nis with fixed prior channel weights, or VEGAS alone through the same
-    integrator; the whole training budget ``calls`` includes the flow-against-VEGAS validation."""
+def nis_integrator(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str):
+    """The :class:`~nis.integrator.Integrator` of a nis-based method (``nis``, ``nis-fixed-alpha``,
+    ``vegas``) at a suite's budget: ``calls`` integrand calls for training and the validation's two
+    samples of ``max(2000, calls / 20)`` each (``vegas``: all for VEGAS), ``eval_calls`` for the integration."""
     from nis.integrator import Integrator
 
     validation = max(2_000, calls // 20)
@@ -59,8 +59,15 @@ def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: 
         training = TrainingConfig(**{**config.training.__dict__, "calls": calls - 2 * validation,
                                      "train_alpha": method != "nis-fixed-alpha" and config.training.train_alpha})
         integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
+    return Integrator(integrand, config.flow, training, integration, seed=seed, device=device)
+
+
+def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str,
+             clocks: dict | None = None) -> PeerResult:
+    """nis (flows + alpha_i(x)), nis with fixed prior channel weights, or VEGAS alone through the same
+    integrator; the whole training budget ``calls`` includes the flow-against-VEGAS validation."""
     start = time.perf_counter()
-    integ = Integrator(integrand, config.flow, training, integration, seed=seed, device=device)
+    integ = nis_integrator(config, integrand, method, calls, eval_calls, seed, device)
     chosen, reason, _ = integ.prepare()
     train_calls, train_seconds = integ.n_calls, time.perf_counter() - start
     split = {"train": _split(clocks, train_seconds)} if clocks else {}

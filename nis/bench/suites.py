@@ -130,3 +130,13 @@ def get_suite(name: str) -> Suite:
         return SUITES[name]
     except KeyError:
         raise KeyError(f"no benchmark suite {name!r}; the suites are: {', '.join(SUITES)}") from None
+
+
+def get_case(spec: str) -> tuple[Suite, Case]:
+    """The suite and case of ``SUITE:CASE`` (e.g. ``ee-jets:ee_3jets``), as scripts name them."""
+    suite_name, _, case_name = spec.partition(":")
+    suite = get_suite(suite_name)
+    for case in suite.cases:
+        if case.name == case_name:
+            return suite, case
+    raise KeyError(f"suite {suite_name!r} has no case {case_name!r}; its cases: {', '.join(c.name for c in suite.cases)}")

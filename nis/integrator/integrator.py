@@ -181,6 +181,7 @@ class Integrator:
         self.stop_reason: str | None = None  # why training stopped early (NaN)
         self.checkpoint_path: Path | None = None
         self._last_good: dict | None = None
+        self.validation_shares: dict[str, torch.Tensor] = {}  # per method, the channel spreads validation measured
 
     # -- integrand calls ---------------------------------------------------------------
     def _evaluate(self, channel: int, u: torch.Tensor):
@@ -428,11 +429,10 @@ class Integrator:
             reason = "the flow's validation weights are not finite"
         else:
             reason = self.not_better("flow", "VEGAS'", (flow_stats, flow_rel), (vegas_stats, vegas_rel))
-        if reason is None or crit == "never":
-            self.model.set_share(flow_sigma, self.training.min_channel_fraction)
-            return "nis", None, comparison
-        self.model.set_share(vegas_sigma, self.training.min_channel_fraction)
-        return "vegas", reason, comparison
+        self.validation_shares = {"nis": flow_sigma, "vegas": vegas_sigma}
+        method = "nis" if reason is None or crit == "never" else "vegas"
+        self.model.set_share(self.validation_shares[method], self.training.min_channel_fraction)
+        return method, None if method == "nis" else reason, comparison
 
     def efficiency(self, stats: UnweightingStats) -> float:
         """The unweighting efficiency the choice of sampler compares (``integration.efficiency``)."""
@@ -453,8 +453,11 @@ class Integrator:
 
     # -- stage 4: integration and events ---------------------------------------------------
     def integrate(self, method: str) -> tuple[CombinedEstimate, UnweightingStats]:
-        """Integrate with the frozen sampler (``method`` "nis" or "vegas")."""
+        """Integrate with the frozen sampler (``method`` "nis" or "vegas"), with the channel shares
+        validation measured for it (the loser's too, so both can be integrated and compared)."""
         use_flow = method == "nis"
+        if method in self.validation_shares:
+            self.model.set_share(self.validation_shares[method], self.training.min_channel_fraction)
         k = self.integration.iterations
         per = self.integration.calls // k
         estimates, weights = [], []
