@@ -48,7 +48,9 @@ def run(spec: dict, calls: int = 5_000, integration: int = 20_000, seed: int = 3
 def test_ee_mumu_against_analytic_gamma_z(sqrt_s):
     est = run({"matrix_element": "e+ e- -> mu+ mu-", "sqrt_s": sqrt_s, "parameters": EW})
     exact = sigma_ff("mu", sqrt_s)
-    assert abs(est.integral - exact) < 3 * est.error, (est.integral, est.error, exact)
+    # one run's pull: 4 sigma, as elsewhere (at 3 sigma one seed in 400 fails; seed 3 at the Z pole
+    # gave -3.1 with the flat-cube start, while seeds 0-19 have mean pull -0.33, sd 1.04)
+    assert abs(est.integral - exact) < 4 * est.error, (est.integral, est.error, exact)
     assert est.error < 0.01 * exact
 
 

@@ -139,7 +139,10 @@ def test_pythia_showers_nis_drell_yan(dy_lhe, tmp_path):
     lhe_pair = lhe.momenta[:150, 2]
     m_lhe = np.sqrt(lhe_pair[:, 0] ** 2 - (lhe_pair[:, 1:] ** 2).sum(-1))
     close = np.abs(m - m_lhe) < 1.0
-    assert close.mean() > 0.8  # photon radiation lowers the rest
+    # photon radiation lowers the rest, some 15-20% (0.793 on this sample since the flows start on
+    # the flat cube, above 0.8 on the one before; binomial sd 0.03 at 150 events): fails without
+    # radiation (1.0) or with a broken mass
+    assert 0.72 < close.mean() < 0.99
     assert np.all(m[~close] < m_lhe[~close] + 1.0)
     # both muons are found with probability 0.95^2 where both lie inside the detector's muon
     # acceptance (|eta| < 2.5, pT > 10 GeV) at particle level (the shower moves a few out): binomial, 4 sigma
