@@ -8,7 +8,7 @@ point), the unweighting efficiency with w_max = median of 50 chunk maxima, and t
 (estimate - exact) / error. Results go to
 ``benchmarks/results/testfunctions-<device>-<calls>calls[-<variant>].{md,json}`` (``--loss``: nis'
 training loss, default variance; ``renyi`` with ``--renyi-order``; ``--vegas-fraction``: the share of
-the budget for the VEGAS map in front of the flows, default 0.2).
+the budget for the VEGAS map in front of the flows, default ``TrainingConfig``'s).
 
     python benchmarks/bench_testfunctions.py --calls 200000 --seeds 3
 """
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import budget_meta, device_label, write_report  # noqa: E402
 
 from nis.bench.peers import run_madnis, run_vegas  # noqa: E402
-from nis.config import LOSSES, FlowConfig, IntegrationConfig, TrainingConfig  # noqa: E402
-from nis.integrator import Integrator  # noqa: E402
+from nis.bench.run import nis_integrator  # noqa: E402
+from nis.config import LOSSES, FlowConfig, TrainingConfig  # noqa: E402
 from nis.testfunctions import make_test_function  # noqa: E402
 
 FUNCTIONS = {
@@ -49,11 +49,9 @@ FUNCTIONS = {
 
 def run_nis(f, calls: int, eval_calls: int, seed: int, device: str, batch: int, **training_options) -> dict:
     """nis on ``f``; ``training_options``: :class:`TrainingConfig` fields beyond the budget and batch."""
-    validation = max(2_000, calls // 20)
-    training = TrainingConfig(calls=calls - 2 * validation, batch_size=batch, **training_options)
-    integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
     start = time.perf_counter()
-    integ = Integrator(f, FlowConfig(bins=16, hidden=64), training, integration, seed=seed, device=device)
+    integ = nis_integrator(f, FlowConfig(bins=16, hidden=64), TrainingConfig(batch_size=batch, **training_options),
+                           "nis", calls, eval_calls, seed, device)
     result = integ.run()
     return {
         "method": result.method,

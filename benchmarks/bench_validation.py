@@ -46,7 +46,8 @@ def main(argv=None) -> int:
         integrand = make_integrand(config.integrand, name=case.name)
         calls = case.train_calls or suite.train_calls
         for seed in range(args.seeds):
-            integ = nis_integrator(config, integrand, "nis", calls, suite.eval_calls, seed, args.device)
+            integ = nis_integrator(integrand, config.flow, config.training, "nis", calls, suite.eval_calls, seed,
+                                   args.device)
             chosen, reason, comparison = integ.prepare()
             row = {"case": spec, "seed": seed, "chosen": chosen, "reason": reason}
             if comparison is not None:

@@ -23,10 +23,14 @@ from torch import Tensor, nn
 __all__ = ["fit_binary_classifier", "weighted_bce"]
 
 
+def _bce_sum(logits: Tensor, labels: Tensor, weights: Tensor) -> Tensor:
+    """``sum w l`` of the binary cross entropies ``l`` of ``logits`` against 0/1 ``labels``."""
+    return (F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * weights).sum()
+
+
 def weighted_bce(logits: Tensor, labels: Tensor, weights: Tensor) -> Tensor:
     """``sum w l / sum w`` of the binary cross entropies ``l`` of ``logits`` against 0/1 ``labels``."""
-    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-    return (loss * weights).sum() / weights.sum().clamp_min(1e-30)
+    return _bce_sum(logits, labels, weights) / weights.sum().clamp_min(1e-30)
 
 
 def fit_binary_classifier(
@@ -76,18 +80,18 @@ def fit_binary_classifier(
         start = time.perf_counter()
         module.train()
         rows_all = train[torch.randperm(len(train), generator=gen).to(x.device)]
-        total = weight = 0.0
+        total = torch.zeros(2, dtype=torch.float64, device=x.device)  # sum w l, sum w: one sync an epoch
         for i in range(steps):
             rows = rows_all[i * batch_size:(i + 1) * batch_size]
-            loss = weighted_bce(logit(x[rows]), labels[rows], weights[rows])
+            loss_sum, weight_sum = _bce_sum(logit(x[rows]), labels[rows], weights[rows]), weights[rows].sum()
+            loss = loss_sum / weight_sum.clamp_min(1e-30)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if sched is not None:
                 sched.step()
-            wb = float(weights[rows].sum())
-            total, weight = total + float(loss.detach()) * wb, weight + wb
-        entry = {"epoch": epoch + 1, "train_loss": total / max(weight, 1e-30)}
+            total += torch.stack([loss_sum.detach(), weight_sum]).double()
+        entry = {"epoch": epoch + 1, "train_loss": float(total[0] / total[1].clamp_min(1e-30))}
         if n_val:
             entry["val_loss"] = _validation_loss(module, logit, x[val], labels[val], weights[val], batch_size)
             if math.isfinite(entry["val_loss"]) and entry["val_loss"] < best_loss:
@@ -106,8 +110,6 @@ def fit_binary_classifier(
 @torch.no_grad()
 def _validation_loss(module: nn.Module, logit, x: Tensor, labels: Tensor, weights: Tensor, batch: int) -> float:
     module.eval()
-    total = 0.0
-    for i in range(0, len(x), batch):
-        loss = F.binary_cross_entropy_with_logits(logit(x[i:i + batch]), labels[i:i + batch], reduction="none")
-        total += float((loss * weights[i:i + batch]).sum())
-    return total / float(weights.sum())
+    total = sum(_bce_sum(logit(x[i:i + batch]), labels[i:i + batch], weights[i:i + batch]).double()
+                for i in range(0, len(x), batch))
+    return float(total / weights.sum())

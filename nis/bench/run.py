@@ -25,7 +25,7 @@ import torch
 from nis.bench.peers import PeerResult, run_madnis
 from nis.bench.report import machine, write_results
 from nis.bench.suites import METHOD_CHANGES, SHERPA_METHODS, Case, Suite
-from nis.config import IntegrationConfig, RunConfig, TrainingConfig, from_dict
+from nis.config import FlowConfig, IntegrationConfig, RunConfig, TrainingConfig, from_dict
 
 __all__ = ["BenchSettings", "nis_integrator", "run_suite", "run_method"]
 
@@ -45,21 +45,23 @@ class BenchSettings:
     resume: bool = False
 
 
-def nis_integrator(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str):
+def nis_integrator(integrand, flow: FlowConfig, training: TrainingConfig, method: str, calls: int, eval_calls: int,
+                   seed: int, device: str):
     """The :class:`~nis.integrator.Integrator` of a nis-based method (``nis``, ``nis-fixed-alpha``,
-    ``vegas``) at a suite's budget: ``calls`` integrand calls for training and the validation's two
-    samples of ``max(2000, calls / 20)`` each (``vegas``: all for VEGAS), ``eval_calls`` for the integration."""
+    ``vegas``) at a same-budget comparison's budget: ``calls`` integrand calls for training and the
+    validation's two samples of ``max(2000, calls / 20)`` each (``vegas``: all for VEGAS),
+    ``eval_calls`` for the integration; ``training``'s other fields as given."""
     from nis.integrator import Integrator
 
     validation = max(2_000, calls // 20)
     if method == "vegas":
-        training = TrainingConfig(**{**config.training.__dict__, "calls": calls})
+        training = TrainingConfig(**{**training.__dict__, "calls": calls})
         integration = IntegrationConfig(calls=eval_calls, fallback="always_vegas")
     else:
-        training = TrainingConfig(**{**config.training.__dict__, "calls": calls - 2 * validation,
-                                     "train_alpha": method != "nis-fixed-alpha" and config.training.train_alpha})
+        training = TrainingConfig(**{**training.__dict__, "calls": calls - 2 * validation,
+                                     "train_alpha": method != "nis-fixed-alpha" and training.train_alpha})
         integration = IntegrationConfig(calls=eval_calls, validation_calls=validation)
-    return Integrator(integrand, config.flow, training, integration, seed=seed, device=device)
+    return Integrator(integrand, flow, training, integration, seed=seed, device=device)
 
 
 def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: int, seed: int, device: str,
@@ -67,7 +69,7 @@ def _nis_run(config: RunConfig, integrand, method: str, calls: int, eval_calls: 
     """nis (flows + alpha_i(x)), nis with fixed prior channel weights, or VEGAS alone through the same
     integrator; the whole training budget ``calls`` includes the flow-against-VEGAS validation."""
     start = time.perf_counter()
-    integ = nis_integrator(config, integrand, method, calls, eval_calls, seed, device)
+    integ = nis_integrator(integrand, config.flow, config.training, method, calls, eval_calls, seed, device)
     chosen, reason, _ = integ.prepare()
     train_calls, train_seconds = integ.n_calls, time.perf_counter() - start
     split = {"train": _split(clocks, train_seconds)} if clocks else {}
