@@ -9,7 +9,7 @@ point, and how often the flow (not the VEGAS fallback) was used. The ``variance`
 ``nis bench``'s own ``nis`` rows (same code path, same seeds). ``--vegas-fraction`` replaces the
 share of the budget for the VEGAS map in front of the flows in every run. Results go to
 ``benchmarks/results/losses-<device>[-vegas<fraction>].{md,json}``; a later run adds its rows to
-the file (Sherpa runs once per process, so cases with Sherpa's matrix elements need a run each).
+the file.
 
     python benchmarks/bench_losses.py --cases ee-jets:ee_3jets gg-gluons:gg_2g --losses variance renyi
 """
@@ -17,6 +17,7 @@ the file (Sherpa runs once per process, so cases with Sherpa's matrix elements n
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 from pathlib import Path
@@ -67,6 +68,8 @@ def main(argv=None) -> int:
                 rows.append(row)
                 print(f"{spec:22s} {loss:9s} seed {seed}: eff {row['efficiency']:.4g}  rel_std {row['rel_std']:.3g}"
                       f"  [{row['used']}]  {row['seconds']:.0f} s", flush=True)
+            integrand = None  # Sherpa takes another case's run card only once this one's matrix elements are gone
+            gc.collect()
 
     device = device_label(args.device)
     meta = {"command": "python benchmarks/bench_losses.py " + " ".join(argv or sys.argv[1:]), "device": device,

@@ -7,8 +7,7 @@ integrate the suite's evaluation sample, each with the channel shares validation
 it. Reported per run: the validation's figures (projected efficiency and relative error per
 point of either sampler), its choice, both samplers' efficiency and relative spread on the
 evaluation sample, and whether the choice was the better one in efficiency. Results go to
-``benchmarks/results/validation-<device>.{md,json}``; a later run adds its rows (Sherpa's
-matrix elements run once per process: one case with them per invocation).
+``benchmarks/results/validation-<device>.{md,json}``; a later run adds its rows.
 
     python benchmarks/bench_validation.py --cases z-jets:pp_z_0j w-jets:pp_w_0j --seeds 4
 """
@@ -16,6 +15,7 @@ matrix elements run once per process: one case with them per invocation).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 
@@ -64,6 +64,8 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"{spec:22s} seed {seed}: kept {chosen:5s}  final eff nis {row['nis']['efficiency']:.4g}"
                   f" vegas {row['vegas']['efficiency']:.4g}  {'right' if row['right'] else 'WRONG'}", flush=True)
+        integrand = integ = None  # Sherpa takes another case's run card only once this one's matrix elements are gone
+        gc.collect()
 
     device = device_label(args.device)
     meta = {"command": "python benchmarks/bench_validation.py " + " ".join(argv or sys.argv[1:]), "device": device,

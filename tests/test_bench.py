@@ -201,3 +201,18 @@ def test_a_failed_run_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
     assert record["meta"]["failed"] == [{"case": "ee_3jets", "method": "madnis", "seed": 0,
                                          "error": "RuntimeError: madnis is not importable (a broken install)"}]
     assert "Failed runs" in (tmp_path / "f.md").read_text()
+
+
+@pytest.mark.skipif(not HAVE_SHERPA, reason="Sherpa is not installed")
+def test_cases_on_sherpa_matrix_elements_run_in_one_call(tmp_path, one_thread):
+    """Sherpa takes one run card per process at a time: a suite call with two cases on Sherpa's
+    matrix elements lets go of the first case's before building the second's (both rows land,
+    each with its own cross section: e+e- -> 2 jets 40197.5 pb, 3 jets R_3 = 0.29432 of it)."""
+    argv = ["bench", "ee-jets", "--cases", "ee_2jets_sherpa_me", "ee_3jets_sherpa_me", "--methods", "vegas",
+            "--seeds", "1", "--calls", "3000", "--eval", "3000", "--out", str(tmp_path), "--name", "s", "--quiet"]
+    assert main(argv) == 0
+    record = json.loads((tmp_path / "s.json").read_text())
+    assert record["meta"]["failed"] == []
+    rows = {r["case"]: r for r in record["rows"]}
+    for case, xs in (("ee_2jets_sherpa_me", 40197.5), ("ee_3jets_sherpa_me", 0.29432 * 40197.5)):
+        assert abs(rows[case]["cross_section_pb"] - xs) < 5 * rows[case]["error_pb"], rows[case]

@@ -14,6 +14,7 @@ Rows are written after each run, so an interrupted suite keeps what it measured 
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import time
@@ -240,7 +241,11 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
         key = (case.name, method in METHOD_CHANGES)
         if method not in SHERPA_METHODS and key not in integrands:
             if any(k[0] != case.name for k in integrands):
-                integrands.clear()  # one process's matrix elements at a time (Sherpa's can be large)
+                # one process's matrix elements at a time: Sherpa's can be large, and Sherpa takes a
+                # second run card only once every matrix element of the first is gone
+                integrands.clear()
+                config = integrand = None
+                gc.collect()
             data = case.run_config()
             data["integrand"].update(METHOD_CHANGES.get(method, {}))
             config = from_dict(RunConfig, data, f"suite {suite.name} case {case.name}")
