@@ -93,7 +93,7 @@ def test_nan_stops_training_and_keeps_the_last_good_state(events, monkeypatch):
     def poisoned(fake, real, settings):
         return next(iter(fake.values())).sum() * float("nan")
 
-    monkeypatch.setattr(mmdgan, "mass_mmd2", poisoned)
+    monkeypatch.setattr(mmdgan, "mmd_term", poisoned)
     with pytest.warns(RuntimeWarning, match="NaN"):
         model = train_mmdgan(events, small(steps=40))
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())
@@ -116,11 +116,47 @@ def test_save_load_round_trip_and_wrong_kind(events, tmp_path):
 @pytest.mark.parametrize(
     "kw, words",
     [({"kernel": "box"}, "kernel"), ({"widths": {"Z": 1.0}}, "widths"), ({"widths": {"W": -1}}, "widths.W"),
-     ({"epochs": 0, "steps": 0}, "epochs or steps"), ({"mmd_weight": -1}, "mmd_weight")],
+     ({"epochs": 0, "steps": 0}, "epochs or steps"), ({"mmd_weight": -1}, "mmd_weight"),
+     ({"mmd_ramp": 1.5}, "mmd_ramp")],
 )
 def test_bad_settings_raise_config_error(kw, words):
     with pytest.raises(ConfigError, match=words):
         MMDGANSettings(**kw)
+
+
+def test_balance_makes_the_transverse_momenta_sum_to_zero(events):
+    """With ``balance`` the last parton recoils against the other five: sum px = sum py = 0 to
+    rounding in every generated event, and the discriminator sees the balanced events (the
+    standardised fakes decode to momenta that balance); without it they do not balance."""
+    for balance in (True, False):
+        model = train_mmdgan(events, small(steps=20, balance=balance))
+        p = model.sample(500, torch.Generator().manual_seed(1))
+        scale = np.hypot(p[..., 1], p[..., 2]).sum(1)
+        imbalance = np.hypot(p[..., 1].sum(1), p[..., 2].sum(1)) / scale
+        assert (imbalance.max() < 1e-12) if balance else (np.median(imbalance) > 1e-3)
+    balanced = train_mmdgan(events, small(steps=1, balance=True))
+    with torch.no_grad():
+        q = balanced.decode(balanced.fake(torch.randn(100, 8, generator=torch.Generator().manual_seed(2))))
+    assert float(q[..., 1:3].sum(1).abs().max()) < 1e-3 * float(q[..., 1:3].abs().sum())
+
+
+def test_bulk_terms_compare_the_tops_kinematics(events):
+    """The bulk MMD terms see the tops' pT and pz: zero weight or identical samples add nothing,
+    tops boosted along z by 200 GeV add a positive amount that scales with bulk_weight."""
+    p = torch.as_tensor(events[:300])
+    boosted = p.clone()
+    boosted[:, :3, 3] += 200.0 / 3  # the top's pz + 200 GeV (masses change too; the bulk part is what differs)
+    obs = {**reconstructed_masses(p), **mmdgan.top_kinematics(p)}
+    moved = {**reconstructed_masses(p), **mmdgan.top_kinematics(boosted)}
+    top = p[:, :3].sum(1)
+    assert torch.allclose(obs["pT_t"], torch.hypot(top[:, 1], top[:, 2]), atol=1e-5)
+    assert torch.equal(obs["pz_tbar"], p[:, 3:].sum(1)[:, 3])
+    masses_only = {k: v for k, v in obs.items() if k in mmdgan.MASSES}
+    one, three = (mmdgan.mmd_term(moved, obs, small(bulk_weight=w)).item() for w in (1.0, 3.0))
+    assert mmdgan.mmd_term(obs, obs, small()).item() == pytest.approx(0.0, abs=1e-12)
+    assert mmdgan.mmd_term(moved, obs, small(bulk_weight=0.0)).item() == pytest.approx(0.0, abs=1e-12)
+    assert one > 1e-3 and three == pytest.approx(3 * one)
+    assert mmdgan.mmd_term(masses_only, masses_only, small()).item() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_evaluation_writes_plots_and_widths(events, tmp_path):

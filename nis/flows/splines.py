@@ -27,6 +27,16 @@ MIN_BIN_HEIGHT = 1e-3
 MIN_DERIVATIVE = 1e-3
 
 
+def _softmax(x: Tensor) -> Tensor:
+    """Softmax over the last dimension. On the CPU spelled out: torch's kernel is slow for rows as
+    short as a spline's bins (10 bins: forward and backward about twice as fast, a third of the
+    time of sampling a flow); elsewhere torch's fused one."""
+    if x.device.type != "cpu":
+        return torch.softmax(x, dim=-1)
+    e = torch.exp(x - x.detach().amax(dim=-1, keepdim=True))
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 def normalise_bins(unnormalised: Tensor, min_size: float = MIN_BIN_WIDTH) -> tuple[Tensor, Tensor]:
     """Knots and bin sizes of a partition of [0, 1] from unnormalised sizes.
 
@@ -37,7 +47,7 @@ def normalise_bins(unnormalised: Tensor, min_size: float = MIN_BIN_WIDTH) -> tup
     bins = unnormalised.shape[-1]
     if not 0.0 <= min_size * bins < 1.0:
         raise ValueError(f"minimum bin size {min_size} times {bins} bins must be below 1; lower it or use fewer bins")
-    sizes = min_size + (1.0 - min_size * bins) * torch.softmax(unnormalised, dim=-1)
+    sizes = min_size + (1.0 - min_size * bins) * _softmax(unnormalised)
     inner = torch.cumsum(sizes, dim=-1)[..., :-1]
     knots = torch.cat([torch.zeros_like(inner[..., :1]), inner, torch.ones_like(sizes[..., :1])], dim=-1)
     # differences of the knots, so that sizes and knots agree to the last bit
