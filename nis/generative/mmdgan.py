@@ -14,8 +14,9 @@
   reconstructed masses m_W+, m_W-, m_t, m_t~ (:mod:`nis.generative.mmd`; kernel widths default to
   the physical widths), and inside that sum ``bulk_weight`` times the MMD^2 of the tops' pT and pz
   (widths 30 and 100 GeV): the mass terms alone pull the generator towards tops at rest, where
-  its imprecision costs the masses least (measured: the tops' mean pT 63 GeV against the truth's
-  127, their pz spread 107 against 498 GeV), and the discriminator does not pull it back.
+  its imprecision costs the masses least (``benchmarks/generative_mmdgan.py``: the tops' mean pT
+  63 GeV against the truth's 126, their pz spread 108 against 496 GeV), and the discriminator does
+  not pull it back.
   ``mmd_weight = 0`` is the plain GAN.
 * **Training**: Adam on both (step size decaying as a cosine from ``lr`` to ``lr_final * lr``),
   one discriminator step per generator step; the MMD weight rises linearly from 0 over the first

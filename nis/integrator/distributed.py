@@ -278,6 +278,10 @@ def _worker(rank: int, world_size: int, port: int, backend: str, device: str, co
         path = Path(outdir) / f"rank{rank}.pt"
         torch.save(out, str(path) + ".tmp")
         os.replace(str(path) + ".tmp", path)
+        # every rank done before any tears gloo down: a rank that finished first and destroyed its
+        # group while the other still ran once died with SIGABRT in CI ("terminate called without
+        # an active exception")
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
