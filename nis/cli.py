@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--name", help="file stem of the results (default <suite>-<YYYY-MM-DD>)")
     b.add_argument("--workdir", default="/tmp/nis-bench", help="scratch directory of the native Sherpa runs")
     b.add_argument("--resume", action="store_true", help="keep the runs already in the results file, do the rest")
+    b.add_argument("--redo", action="store_true",
+                   help="with --resume: run the chosen --cases and --methods again, replacing their rows (after a change)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
     g = sub.add_parser("generative", help="generative event models trained on nis events (nis.generative)")
@@ -537,8 +539,10 @@ def bench(args) -> int:
     settings = BenchSettings(
         seeds=args.seeds, train_calls=args.calls, eval_calls=args.eval,
         methods=tuple(args.methods) if args.methods else None, cases=tuple(args.cases) if args.cases else None,
-        device=args.device, workdir=Path(args.workdir), resume=args.resume,
+        device=args.device, workdir=Path(args.workdir), resume=args.resume, redo=args.redo,
     )
+    if args.redo and not args.resume:
+        return _fail("--redo replaces rows of an earlier results file: use it with --resume (and --name for another day's)")
     stem = args.name or f"{suite.name}-{datetime.date.today().isoformat()}"
     try:
         run_suite(suite, settings, Path(args.out), stem, progress=not args.quiet)

@@ -100,6 +100,7 @@ def test_summary_takes_medians_over_seeds_and_gains_as_their_ratio():
         (["bench", "smoke", "--methods", "nis", "vegs"], "unknown method(s) ['vegs']"),
         (["bench", "smoke", "--cases", "ee_9jets"], "has no case ['ee_9jets']"),
         (["bench"], "needs a suite name"),
+        (["bench", "smoke", "--redo"], "use it with --resume"),
     ],
 )
 def test_bad_bench_input_gets_a_clear_error(argv, message, capsys, tmp_path):
@@ -201,6 +202,25 @@ def test_a_failed_run_is_recorded_and_the_suite_goes_on(tmp_path, monkeypatch):
     assert record["meta"]["failed"] == [{"case": "ee_3jets", "method": "madnis", "seed": 0,
                                          "error": "RuntimeError: madnis is not importable (a broken install)"}]
     assert "Failed runs" in (tmp_path / "f.md").read_text()
+
+
+def test_redo_replaces_the_chosen_rows_and_keeps_the_others(tmp_path, one_thread):
+    """After a change to nis, `--resume --redo --methods vegas` runs VEGAS again in place of its
+    rows; `--resume` alone keeps every row it finds; the other methods' rows stay either way."""
+    argv = ["bench", "smoke", "--seeds", "1", "--eval", "3000", "--out", str(tmp_path), "--name", "r", "--quiet"]
+    assert main(argv + ["--methods", "vegas", "nis"]) == 0
+    path = tmp_path / "r.json"
+    record = json.loads(path.read_text())
+    fresh = {r["method"]: r["efficiency"] for r in record["rows"]}
+    for r in record["rows"]:
+        r["efficiency"] = -1.0  # stands for a number from before the change
+    path.write_text(json.dumps(record))
+    assert main(argv + ["--methods", "vegas", "--resume"]) == 0
+    assert {r["method"]: r["efficiency"] for r in json.loads(path.read_text())["rows"]} == {"vegas": -1.0, "nis": -1.0}
+    assert main(argv + ["--methods", "vegas", "--resume", "--redo"]) == 0
+    rows = json.loads(path.read_text())["rows"]
+    assert sorted(r["method"] for r in rows) == ["nis", "vegas"]
+    assert {r["method"]: r["efficiency"] for r in rows} == {"vegas": fresh["vegas"], "nis": -1.0}
 
 
 @pytest.mark.skipif(not HAVE_SHERPA, reason="Sherpa is not installed")

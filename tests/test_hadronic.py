@@ -12,9 +12,11 @@ import torch
 
 from nis.bridge.sherpa_install import sherpa_prefix
 from nis.config import ConfigError
-from nis.phasespace.hadronic import PartonFractions
+from nis.phasespace.cuts import Cuts
+from nis.phasespace.hadronic import LeptonPairPhaseSpace, PartonFractions, lab_momenta
 from nis.phasespace.invariants import BreitWignerMass, PowerLawMass
-from nis.phasespace.kinematics import mass2, momentum_violation
+from nis.phasespace.kinematics import mass2, momentum_violation, rapidity
+from nis.phasespace.tree import TreeChannel, cluster, leaf
 from nis.processes.hadronic import HadronicConfig, HadronicIntegrand
 
 SQRT_S = 13000.0
@@ -45,6 +47,43 @@ def test_parton_fractions_cover_the_region_with_the_right_volume(mapping):
     assert torch.allclose(x1 * x2 * SQRT_S**2, shat, rtol=1e-12)
     exact = 1 - tau0 + tau0 * math.log(tau0)
     assert abs(w.mean().item() - exact) < 4 * w.std().item() / math.sqrt(len(w))
+
+
+def test_lepton_pair_phase_space_without_cuts_is_the_fractions_and_an_isotropic_decay():
+    frac = PartonFractions(SQRT_S, 66.0**2, 116.0**2, BreitWignerMass(91.1876, 2.4952))
+    u = cube(1000, 4, seed=3)
+    k, x1, x2, shat, w = LeptonPairPhaseSpace(frac)(u)
+    x1_ref, x2_ref, shat_ref, w_x = frac(u[:, 0], u[:, 1])
+    k_ref, w_decay = TreeChannel(cluster(leaf(0), leaf(1)), 2).forward(u[:, 2:], shat_ref)
+    for a, b in ((k, k_ref), (x1, x1_ref), (x2, x2_ref), (shat, shat_ref), (w, w_x * w_decay)):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("charged", [(True, True), (True, False), (False, True)])
+def test_lepton_pair_phase_space_draws_exactly_the_region_the_cuts_accept(charged):
+    """Built-in pT and |eta| cuts (both leptons charged: Z; one: W): every point with weight
+    passes them, and the integral of a smooth function over the accepted region equals the one
+    of the uncut phase space with the cuts applied afterwards."""
+    frac = PartonFractions(SQRT_S, 66.0**2, 116.0**2, BreitWignerMass(91.1876, 2.4952))
+    pt_min, eta_max = 20.0, 2.5
+    cuts = Cuts(pt_min=pt_min, rapidity_max=eta_max, partons=tuple(2 + i for i, c in enumerate(charged) if c))
+
+    def integrand(space, seed):
+        k, x1, x2, shat, w = space(cube(400_000, 4, seed=seed))
+        p = lab_momenta(k, x1, x2, SQRT_S)
+        passed = cuts.mask(p) & (torch.linalg.vector_norm(p[:, 2, 1:3], dim=-1) >= pt_min)
+        cos = k[:, 0, 3] / k[:, 0, 0]
+        return w * (1 + cos**2) * (1 + rapidity(p[:, 2]) ** 2 / 8), passed, w
+
+    f_cut, passed, w = integrand(LeptonPairPhaseSpace(frac, pt_min, eta_max, charged), 4)
+    assert bool(passed[w > 0].all())
+    assert float((w > 0).double().mean()) > 0.99  # (a few points where no rapidity is left)
+    f_all, passed_all, _ = integrand(LeptonPairPhaseSpace(frac), 5)
+    f_all = f_all * passed_all
+    mean, err = f_cut.mean().item(), f_cut.std().item() / math.sqrt(len(f_cut))
+    mean_all, err_all = f_all.mean().item(), f_all.std().item() / math.sqrt(len(f_all))
+    assert err < 0.7 * err_all  # the point of building the cuts in (0.58 measured)
+    assert abs(mean - mean_all) < 4 * math.hypot(err, err_all)
 
 
 def test_lab_momenta_conserve_momentum_and_carry_the_partonic_mass():

@@ -14,7 +14,7 @@ import platform
 import statistics
 from pathlib import Path
 
-from nis.bench.suites import METHOD_NOTES, METHODS
+from nis.bench.suites import METHOD_NOTES, METHODS, SUITES
 
 __all__ = ["machine", "cpu_model", "summarise", "markdown", "write_results", "plot"]
 
@@ -224,9 +224,14 @@ def _legend(ax) -> None:
 
 
 def write_results(out: Path, stem: str, meta: dict, rows: list[dict]) -> None:
-    """``<stem>.json`` (meta, every run, the summary), ``<stem>.md`` and the two PNGs."""
+    """``<stem>.json`` (meta, every run, the summary), ``<stem>.md`` and the two PNGs; the runs in
+    the order of the suite's cases (a case run again later still shows in its place)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    suite = SUITES.get(meta.get("suite"))
+    if suite is not None:
+        order = {c.name: i for i, c in enumerate(suite.cases)}
+        rows = sorted(rows, key=lambda r: order.get(r["case"], len(order)))
     record = {"meta": meta, "rows": rows, "summary": summarise(rows)}
     tmp = out / f"{stem}.json.tmp"
     tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")

@@ -44,6 +44,7 @@ class BenchSettings:
     device: str = "cpu"
     workdir: Path = Path("/tmp/nis-bench")
     resume: bool = False
+    redo: bool = False  # with resume: the chosen cases and methods run again, replacing their rows
 
 
 def nis_integrator(integrand, flow: FlowConfig, training: TrainingConfig, method: str, calls: int, eval_calls: int,
@@ -206,7 +207,6 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
     if settings.resume and json_path.exists():
         earlier = json.loads(json_path.read_text())
         rows = [{"command": earlier["meta"]["command"], **r} for r in earlier["rows"]]
-    done = {_key(r) for r in rows}
     cases = [c for c in suite.cases if settings.cases is None or c.name in settings.cases]
     if settings.cases is not None:
         unknown = set(settings.cases) - {c.name for c in suite.cases}
@@ -224,6 +224,10 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
         for seed in range(settings.seeds):
             jobs += [(case, seed, m) for m in methods]
     retried = {(case.name, method, seed) for case, seed, method in jobs}
+    if settings.redo:  # after a change to nis: these runs again, the other cases' and methods' rows kept
+        again = {(case.name, method) for case, _, method in jobs}
+        rows = [r for r in rows if (r["case"], r["method"]) not in again]
+    done = {_key(r) for r in rows}
     meta = {
         "suite": suite.name, "description": suite.description, "command": command,
         "seeds": settings.seeds, "device": settings.device, **machine(settings.device),
@@ -244,17 +248,11 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
                 # one process's matrix elements at a time: Sherpa's can be large, and Sherpa takes a
                 # second run card only once every matrix element of the first is gone
                 integrands.clear()
-                config = integrand = None
                 gc.collect()
-            data = case.run_config()
-            data["integrand"].update(METHOD_CHANGES.get(method, {}))
-            config = from_dict(RunConfig, data, f"suite {suite.name} case {case.name}")
-            from nis.integrands import make_integrand
-
-            integrands[key] = (config, make_integrand(config.integrand, name=case.name))
-        config, integrand = integrands.get(key, (None, None))
+            integrands[key] = _case_integrand(suite, case, method)
         try:
-            r = run_method(method, case, config, integrand, calls, eval_calls, seed, settings.device, Path(settings.workdir))
+            r = run_method(method, case, *integrands.get(key, (None, None)), calls, eval_calls, seed, settings.device,
+                           Path(settings.workdir))
         except Exception as exc:  # noqa: BLE001 - one failed run is recorded, the suite goes on
             message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             meta["failed"].append({"case": case.name, "method": method, "seed": seed, "error": message})
@@ -267,8 +265,20 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
                   f"  eff {row['efficiency']:.4g}  calls {row['train_calls']:,}+{row['eval_calls']:,}"
                   f"  {row['train_seconds'] + row['eval_seconds']:.0f} s  [{row['used']}]")
         write_results(out, stem, meta, rows)
+    integrands.clear()  # the last case's matrix elements go too: Sherpa then takes the next run card
+    gc.collect()
     write_results(out, stem, meta, rows)
     return {"meta": meta, "rows": rows}
+
+
+def _case_integrand(suite: Suite, case: Case, method: str) -> tuple:
+    """``(RunConfig, integrand)`` of ``case`` as ``method`` runs it."""
+    from nis.integrands import make_integrand
+
+    data = case.run_config()
+    data["integrand"].update(METHOD_CHANGES.get(method, {}))
+    config = from_dict(RunConfig, data, f"suite {suite.name} case {case.name}")
+    return config, make_integrand(config.integrand, name=case.name)
 
 
 def unavailable(method: str) -> str | None:

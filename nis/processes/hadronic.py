@@ -54,6 +54,7 @@ partons added one by one (flat in the invariant masses).
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -64,7 +65,7 @@ from torch import Tensor
 from nis.config import ConfigError, from_dict
 from nis.integrator import Integrand, IntegrandBatch
 from nis.phasespace.cuts import Cuts
-from nis.phasespace.hadronic import PartonFractions, lab_momenta
+from nis.phasespace.hadronic import LeptonPairPhaseSpace, PartonFractions, lab_momenta
 from nis.phasespace.invariants import BreitWignerMass, FlatMass, PowerLawMass
 from nis.phasespace.kinematics import mass2, pt
 from nis.phasespace.process import LIGHT_QUARKS
@@ -282,11 +283,17 @@ class HadronicIntegrand(Integrand):
         cfg = self.config
         n_j, n_l = cfg.n_jets, len(cfg.leptons)
         m_lo, m_hi = cfg.mass_window if n_l else (0.0, cfg.sqrt_s)
-        if n_j == 0:
+        self.pair = None
+        if n_j == 0:  # the lepton pair alone: its cuts built in
             pair_mapping = BreitWignerMass(**cfg.resonance) if cfg.resonance else PowerLawMass(nu=1.0)
-            self.fractions = PartonFractions(cfg.sqrt_s, m_lo**2, m_hi**2, pair_mapping)
-            self.tree = TreeChannel(cluster(leaf(0), leaf(1)), 2)
-            self.dims = 2 + self.tree.dims
+            cuts = self.lepton_cuts
+            self.pair = LeptonPairPhaseSpace(
+                PartonFractions(cfg.sqrt_s, m_lo**2, m_hi**2, pair_mapping),
+                pt_min=max(cuts.pt_min if cuts else 0.0, cfg.met_min),
+                eta_max=cuts.rapidity_max if cuts else math.inf,
+                charged=tuple(x not in NEUTRINOS for x in cfg.leptons),
+            )
+            self.dims = self.pair.dims
             return
         shat_min = (m_lo + n_j * self.jet_cuts.pt_min) ** 2
         self.fractions = PartonFractions(cfg.sqrt_s, shat_min, cfg.sqrt_s**2, PowerLawMass(nu=1.0))
@@ -351,6 +358,9 @@ class HadronicIntegrand(Integrand):
 
     def momenta(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Lab momenta (n, 2 + n_final, 4), x1, x2, shat and the phase-space weight of cube points u."""
+        if self.pair is not None:
+            k, x1, x2, shat, w = self.pair(u)
+            return lab_momenta(k, x1, x2, self.config.sqrt_s), x1, x2, shat, w
         x1, x2, shat, w_x = self.fractions(u[:, 0], u[:, 1])
         k, w_ps = self.tree.forward(u[:, 2:2 + self.tree.dims], shat)
         return lab_momenta(k, x1, x2, self.config.sqrt_s), x1, x2, shat, w_x * w_ps
