@@ -304,7 +304,7 @@ class HadronicIntegrand(Integrand):
         n = n_l + n_j
         for k in range(first, n):
             root = cluster(root, leaf(k), FlatMass() if k < n - 1 else None)  # the last cluster is the root
-        self.tree = TreeChannel(root, n)
+        self.tree = TreeChannel(root, n, root_pt_min=self.jet_cuts.pt_min)  # the last parton is the root's child
         self.dims = 2 + self.tree.dims
 
     def _subprocesses(self) -> list[Subprocess]:
