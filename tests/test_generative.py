@@ -215,6 +215,7 @@ def test_generative_command_trains_samples_and_refuses_bad_input(event_files, tm
     assert set(results["evaluation"]) == {"1", "2"}
     assert (tmp_path / "out" / "2j_dr_j1j2.png").exists() and (tmp_path / "out" / "2j_dr_j1j2_wd.png").exists()
     bulk = results["evaluation"]["1"]["observables"]["pt_mu1"]["bulk"]["INN"]
+    assert 0 <= results["evaluation"]["1"]["observables"]["pt_mu1"]["bulk_1pct"]["INN"]["bins"] <= bulk["bins"]
     assert main(["generative", "evaluate", str(config), "--quiet"]) == 0  # again, from the saved model
     again = json.loads((tmp_path / "out" / "results.json").read_text())
     assert again["evaluation"]["1"]["observables"]["pt_mu1"]["bulk"]["INN"] == bulk
