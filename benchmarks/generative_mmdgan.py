@@ -36,7 +36,7 @@ def _args(argv=None):
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--latent-dim", type=int, default=24)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--mmd-weight", type=float, default=10.0, help="lambda of the run with the MMD term")
+    p.add_argument("--mmd-weight", type=float, default=30.0, help="lambda of the runs with the MMD term")
     p.add_argument("--mmd-ramp", type=float, default=0.5, help="fraction of the steps over which lambda rises from 0")
     p.add_argument("--bulk-weight", type=float, default=1.0, help="weight of the tops' pT and pz MMD terms")
     p.add_argument("--no-balance", action="store_true", help="generate all 18 momentum components freely")
