@@ -156,6 +156,30 @@ def test_pythia_showers_nis_drell_yan(dy_lhe, tmp_path):
     assert np.array_equal(again.particle_jets, ev.particle_jets) and np.array_equal(again.detector_muons, ev.detector_muons)
 
 
+def test_particle_level_muons_are_prompt():
+    """A Z's muons are the particle-level muons even where a muon from a D_s decay is harder than
+    one of them (the event Pythia made from nis' Drell-Yan file: 81, 17 and 20.5 GeV); the
+    D_s' muon is clustered with the hadrons."""
+    ak = pytest.importorskip("awkward")
+    from nis.shower.run import ShowerSettings, _particle_level, load_fastjet
+
+    fastjet = pytest.importorskip("fastjet")
+    load_fastjet()
+
+    def particle(pid, status, mother, px, py, pz):
+        e = float(np.sqrt(px**2 + py**2 + pz**2 + (0.1057 if abs(pid) == 13 else 0.14) ** 2))
+        return {"id": pid, "status": status, "mother1": mother, "p": {"px": px, "py": py, "pz": pz, "e": e}}
+
+    event = [particle(90, -11, 0, 0.0, 0.0, 0.0), particle(23, -62, 0, 64.0, 2.0, -30.0),
+             particle(-13, 1, 1, 80.0, 11.6, -20.0), particle(13, 1, 1, -16.0, -9.6, 10.0),
+             particle(431, -91, 0, 20.0, 8.0, 40.0), particle(-13, 1, 4, 19.0, 6.0, 38.0),
+             particle(211, 1, 4, 1.0, 2.0, 2.0), particle(211, 1, 0, -30.0, 5.0, 3.0)]
+    batch = ak.Array({"prt": [event]})
+    muons, jets, n_jets = _particle_level(batch, ShowerSettings(), fastjet, ak)
+    assert np.allclose(muons[0, :, 1], [80.0, -16.0]) and np.allclose(muons[0, :, 2], [11.6, -9.6])
+    assert n_jets[0] == 2 and np.allclose(jets[0, 1, 1:3], [19.0, 6.0], atol=0.5)  # the D_s muon is in a jet
+
+
 def test_pythia_drops_a_bad_event_by_number_and_bad_momenta_stop(dy_lhe, tmp_path, capsys):
     pytest.importorskip("pythia8mc")
     from nis.cli import main

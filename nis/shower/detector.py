@@ -2,7 +2,7 @@
 
 This is a stand-in for a fast simulation such as Delphes, written down so that every number is
 visible; it is meant for unfolding studies, not for comparison with a real experiment. Objects
-come in at particle level (the two hardest muons after the shower, anti-kT jets of the visible
+come in at particle level (the two hardest prompt muons after the shower, anti-kT jets of the visible
 final state without them) and go out as reconstructed objects:
 
 * **muons**: found with probability ``efficiency`` inside ``|eta| < eta_max`` (zero outside);

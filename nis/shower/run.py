@@ -4,7 +4,8 @@ For every event of a Les Houches file (``nis integrate CONFIG --events N --lhe F
 adds initial- and final-state showers, multiple interactions and hadronisation (each switchable);
 the visible final state (everything but neutrinos) is then split into
 
-* the two hardest muons (bare, after QED radiation), and
+* the two hardest prompt muons (bare, after QED radiation; a muon whose mother is a hadron, from
+  a heavy-flavour decay, is not prompt and stays with the hadrons), and
 * anti-kT jets (radius, pT and |eta| thresholds in :class:`ShowerSettings`) of the remaining
   visible particles,
 
@@ -38,6 +39,7 @@ from nis.shower.detector import Detector
 from nis.shower.pythia import load_fastjet, load_pythia, run_settings
 
 MUON = 13
+FIRST_HADRON_ID = 100  #: |PDG id| of hadrons starts here (mesons 3 digits, baryons 4)
 NEUTRINOS = (12, 14, 16)
 PARTON_LABELS = {13: "mu-", -13: "mu+", 11: "e-", -11: "e+", 12: "ve", -12: "ve~", 14: "vm", -14: "vm~"}
 
@@ -141,9 +143,11 @@ def _particle_level(batch, s: ShowerSettings, fastjet, ak) -> tuple[np.ndarray, 
     """Muons (n, 2, 4), jets (n, max_jets, 4), jet counts (n,) of a Pythia batch (E, px, py, pz)."""
     prt = batch.prt
     aid = abs(prt.id)
-    final = prt[(prt.status > 0) & (aid != NEUTRINOS[0]) & (aid != NEUTRINOS[1]) & (aid != NEUTRINOS[2])]
+    visible = (prt.status > 0) & (aid != NEUTRINOS[0]) & (aid != NEUTRINOS[1]) & (aid != NEUTRINOS[2])
+    final = prt[visible]
+    from_hadron = (abs(prt.id[prt.mother1]) >= FIRST_HADRON_ID)[visible]
     pt = np.hypot(final.p.px, final.p.py)
-    is_mu = abs(final.id) == MUON
+    is_mu = (abs(final.id) == MUON) & ~from_hadron  # prompt muons
     rank = ak.argsort(ak.argsort(ak.where(is_mu, -pt, np.inf), axis=1), axis=1)  # by muon pT, muons first
     chosen = is_mu & (rank < 2)
     mu = final[chosen]

@@ -7,7 +7,7 @@ frame, objects zero-padded where missing::
            settings (JSON string: how the file was made)
     parton/momenta     (N, k, 4)  parton-level final state (Z + 1 jet: mu+, mu-, j)
     parton/labels      (k,)       bytes, e.g. [b"mu+", b"mu-", b"j"]
-    particle/muons     (N, 2, 4)  the two hardest muons after the shower (zeros where missing)
+    particle/muons     (N, 2, 4)  the two hardest prompt muons after the shower (zeros where missing)
     particle/jets      (N, J, 4)  anti-kT 0.4 jets (muons excluded), pT-ordered, zero-padded
     particle/n_jets    (N,)       int
     detector/muons     (N, 2, 4)  smeared muons, zeros where lost
