@@ -25,10 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import device_label, with_earlier_rows, write_report  # noqa: E402
 
-from nis.bench.run import nis_integrator  # noqa: E402
+from nis.bench.run import case_integrand, nis_integrator  # noqa: E402
 from nis.bench.suites import get_case  # noqa: E402
-from nis.config import RunConfig, from_dict  # noqa: E402
-from nis.integrands import make_integrand  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -42,8 +40,7 @@ def main(argv=None) -> int:
     rows = []
     for spec in args.cases:
         suite, case = get_case(spec)
-        config = from_dict(RunConfig, case.run_config(), spec)
-        integrand = make_integrand(config.integrand, name=case.name)
+        config, integrand = case_integrand(suite, case, "nis")
         calls = case.train_calls or suite.train_calls
         for seed in range(args.seeds):
             integ = nis_integrator(integrand, config.flow, config.training, "nis", calls, suite.eval_calls, seed,

@@ -28,7 +28,7 @@ from nis.bench.report import machine, write_results
 from nis.bench.suites import METHOD_CHANGES, SHERPA_METHODS, Case, Suite
 from nis.config import FlowConfig, IntegrationConfig, RunConfig, TrainingConfig, from_dict
 
-__all__ = ["BenchSettings", "nis_integrator", "run_suite", "run_method"]
+__all__ = ["BenchSettings", "case_integrand", "nis_integrator", "run_suite", "run_method"]
 
 EVENTS = 100_000  # unweighted events the cost columns are quoted for
 TIMING_KEYS = ("train_seconds", "eval_seconds", "seconds_to_events", "time_split")  # differ between identical runs
@@ -249,7 +249,7 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
                 # second run card only once every matrix element of the first is gone
                 integrands.clear()
                 gc.collect()
-            integrands[key] = _case_integrand(suite, case, method)
+            integrands[key] = case_integrand(suite, case, method)
         try:
             r = run_method(method, case, *integrands.get(key, (None, None)), calls, eval_calls, seed, settings.device,
                            Path(settings.workdir))
@@ -271,7 +271,7 @@ def run_suite(suite: Suite, settings: BenchSettings, out: Path, stem: str, progr
     return {"meta": meta, "rows": rows}
 
 
-def _case_integrand(suite: Suite, case: Case, method: str) -> tuple:
+def case_integrand(suite: Suite, case: Case, method: str) -> tuple:
     """``(RunConfig, integrand)`` of ``case`` as ``method`` runs it."""
     from nis.integrands import make_integrand
 

@@ -89,6 +89,15 @@ def top_kinematics(momenta: Tensor) -> dict:
     return out
 
 
+def mmd_observables(momenta: Tensor, settings: "MMDGANSettings") -> dict:
+    """What the MMD term compares, of momenta (n, 6, 4): the reconstructed masses, plus the tops'
+    pT and pz when ``settings.bulk_weight`` > 0 (torch, differentiable)."""
+    out = reconstructed_masses(momenta)
+    if settings.bulk_weight > 0:
+        out.update(top_kinematics(momenta))
+    return out
+
+
 @dataclass
 class MMDGANSettings:
     """How the MMD-GAN is built and trained."""
@@ -274,9 +283,7 @@ def train_mmdgan(events, settings: MMDGANSettings, progress: bool = False) -> MM
     p = torch.as_tensor(momenta, dtype=torch.float64, device=device)
     model.set_standardisation(p)
     data = model.encode(p)
-    observed = reconstructed_masses(p)
-    if settings.bulk_weight > 0:
-        observed.update(top_kinematics(p))
+    observed = mmd_observables(p, settings)
     names = list(observed)
     true_obs = torch.stack(list(observed.values()), dim=1).to(data)
     gen = torch.Generator(device).manual_seed(settings.seed)
@@ -310,10 +317,7 @@ def train_mmdgan(events, settings: MMDGANSettings, progress: bool = False) -> MM
         z = torch.randn(batch, settings.latent_dim, generator=gen, device=device)
         fake = model.fake(z)
         g_adv = nn.functional.softplus(-model.discriminator(fake).squeeze(-1)).mean()
-        decoded = model.decode(fake)
-        fake_obs = reconstructed_masses(decoded)
-        if settings.bulk_weight > 0:
-            fake_obs.update(top_kinematics(decoded))
+        fake_obs = mmd_observables(model.decode(fake), settings)
         real_obs = dict(zip(names, true_obs[idx].unbind(1)))
         check = since + 1 == settings.check_every or step == steps - 1
         if settings.mmd_weight > 0:
