@@ -26,6 +26,8 @@ conditional flow (cINN) and with OmniFold (:mod:`nis.unfolding`): plots, calibra
 generates unweighted events from a sampler written by ``nis integrate CONFIG --save DIR``
 (:mod:`nis.production`), in one process or over Dask workers.
 
+``nis events merge OUT IN IN...`` joins the event files of independent runs of one process.
+
 ``nis jetimages generate CONFIG`` makes boosted-W and QCD fat jets with Pythia 8;
 ``nis jetimages evaluate CONFIG --out DIR`` compares a jet-image CNN with the mass and tau21
 baselines, plainly and with (mass, tau21) decorrelated (:mod:`nis.jetimages`).
@@ -147,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     ge.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ge.add_argument("--json", help="write the summary here")
     ge.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev = sub.add_parser("events", help="event files (nis.events.hdf5)")
+    esub = ev.add_subparsers(dest="action", required=True)
+    em = esub.add_parser("merge", help="join the event files of independent runs of one process (other seeds)")
+    em.add_argument("out", help="the merged HDF5 event file")
+    em.add_argument("inputs", nargs="+", help="HDF5 event files of nis integrate ... --hdf5 (or nis generate)")
     ji = sub.add_parser("jetimages", help="jet-image classification: boosted W against QCD jets (nis.jetimages)")
     jsub = ji.add_subparsers(dest="action", required=True)
     jg = jsub.add_parser("generate", help="generate the signal and background fat jets with Pythia 8")
@@ -292,7 +299,7 @@ def integrate(args) -> int:
         if args.events:
             from nis.processes.eventfile import run_record
 
-            events = integ.generate(args.events, result.method, w_max, efficiency=efficiency)
+            events = integ.generate(args.events, result.method, w_max, efficiency=efficiency, progress=not args.quiet)
             out["n_events"] = args.events
             out["event_w_max"] = w_max
             out["event_overweight_fraction"] = overweight
@@ -353,12 +360,25 @@ def _write_events(args, integrand, events: dict, process: str, sigma: float, err
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"integrate": integrate, "bench": bench, "generative": generative, "shower": shower,
-                "unfold": unfold, "jetimages": jetimages, "generate": generate}
+                "unfold": unfold, "jetimages": jetimages, "generate": generate, "events": events}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:  # integrate and bench say more where they can
         print("\nnis: interrupted", file=sys.stderr)
         return 130
+
+
+def events(args) -> int:
+    from nis.events.hdf5 import EventFileError, merge_event_files, read_event_file, write_event_file
+
+    try:
+        merged = merge_event_files([read_event_file(p) for p in args.inputs], names=list(args.inputs))
+    except EventFileError as exc:
+        return _fail(str(exc))
+    write_event_file(args.out, merged)
+    print(f"{args.out}: {len(merged):,} events of {merged.process} from {len(args.inputs)} files, "
+          f"{merged.cross_section_pb:.6g} +- {merged.error_pb:.3g} pb")
+    return 0
 
 
 def generate(args) -> int:

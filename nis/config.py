@@ -54,6 +54,7 @@ class TrainingConfig:
     vegas_iterations: int = 10  #: VEGAS adaptation iterations
     vegas_bins: int = 0  #: increments per dimension of the VEGAS map in front of each flow; 0: automatic
     fallback_bins: int = 0  #: increments per dimension of the fallback VEGAS grid; 0: automatic
+    fallback_passes: int = 1  #: refinements of the fallback grid per step; above 1 each on all its points so far
     batch_size: int = 1024  #: integrand calls per online training step (all channels)
     loss: str = "variance"  #: variance, kl, chi2, exponential or renyi (:mod:`nis.integrator.losses`)
     renyi_order: float = 4.0  #: order a > 1 of the renyi loss; larger weighs the largest weights more
@@ -69,7 +70,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         _non_negative(self, "calls", "buffered_steps", "drop_threshold", "min_channel_fraction")
-        _positive(self, "vegas_iterations", "batch_size", "learning_rate")
+        _positive(self, "vegas_iterations", "batch_size", "learning_rate", "fallback_passes")
         _positive(self, "buffer_capacity", "grad_clip", "alpha_hidden", "log_every")
         _choice(self, "loss", LOSSES)
         if not self.renyi_order > 1.0:
@@ -84,6 +85,14 @@ class TrainingConfig:
         """Points per channel between two refinements of a fallback grid: one VEGAS iteration's
         worth of the whole budget, so each refinement is as well measured as one of VEGAS' own."""
         return max(2, self.calls // (self.vegas_iterations * n_channels))
+
+    def fallback_memory(self, n_channels: int) -> int:
+        """Points a fallback grid keeps to refine on with ``fallback_passes`` > 1: the channel's share
+        of the whole budget, at most 10^6 points over all channels, at least one refinement's
+        worth; none with a single pass, which refines on the points since the last step only."""
+        if self.fallback_passes == 1:
+            return 0
+        return max(self.refine_points(n_channels), min(self.calls, 1_000_000) // n_channels)
 
     def grid_increments(self, n_channels: int) -> int:
         """``vegas_bins``, or with 0 about 50 points per increment and axis in each channel and

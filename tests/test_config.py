@@ -61,5 +61,9 @@ def test_missing_file(tmp_path):
 def test_dataclass_checks():
     with pytest.raises(ConfigError, match="vegas_fraction"):
         TrainingConfig(vegas_fraction=1.5)
+    with pytest.raises(ConfigError, match="fallback_passes"):
+        TrainingConfig(fallback_passes=0)
+    assert TrainingConfig().fallback_memory(3) == 0  # one pass keeps no points
+    assert TrainingConfig(calls=10_000_000, fallback_passes=3).fallback_memory(4) == 250_000
     with pytest.raises(ConfigError, match="fallback"):
         IntegrationConfig(fallback="sometimes")

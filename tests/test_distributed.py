@@ -55,6 +55,15 @@ def test_ranks_hold_identical_parameters(two_ranks):
     assert all(t is not None and t > 0 for t in result.training["distributed"]["mean_step_seconds"])
 
 
+def test_ranks_refine_the_fallback_together_on_all_kept_points():
+    """With fallback_passes > 1 every pass sums the ranks' kept points: the grids stay identical."""
+    cfg = camel_config()
+    cfg.training = TrainingConfig(calls=20_000, batch_size=512, buffered_steps=1, log_every=5, fallback_passes=3)
+    _, reports = run_distributed(cfg, 2, return_reports=True)
+    assert torch.equal(reports[0]["fallback_grids"], reports[1]["fallback_grids"])
+    assert not torch.equal(reports[0]["fallback_grids"], reports[0]["vegas_grids"])
+
+
 def test_two_ranks_integral_matches_exact_and_one_rank(two_ranks, one_rank):
     r2, r1 = two_ranks[0], one_rank[0]
     exact = r2.exact

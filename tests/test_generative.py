@@ -65,6 +65,42 @@ def test_event_file_round_trip_and_errors(tmp_path):
         read_event_file(tmp_path / "e.h5")
 
 
+def test_merging_the_event_files_of_independent_runs(tmp_path, capsys):
+    from nis.cli import main
+
+    runs = []
+    for seed, (sigma, error) in zip((1, 2, 3), ((100.0, 1.0), (102.0, 2.0), (99.0, 1.0))):
+        ev = synthetic_events(2, 30 * seed, seed=seed)
+        ev.cross_section_pb, ev.error_pb = sigma, error
+        ev.generator = {**ev.generator, "seed": seed}
+        ev.weights[0] = 1.7  # an overweight event keeps its weight
+        runs.append(str(write_event_file(tmp_path / f"run{seed}.h5", ev)))
+    assert main(["events", "merge", str(tmp_path / "all.h5"), *runs]) == 0
+    merged = read_event_file(tmp_path / "all.h5")
+    assert len(merged) == 30 + 60 + 90 and merged.weights.sum() == pytest.approx(180 + 3 * 0.7)
+    assert np.array_equal(merged.momenta[30:90], read_event_file(runs[1]).momenta)
+    # inverse-variance mean: (100 + 102/4 + 99) / 2.25, error 1/sqrt(2.25)
+    assert merged.cross_section_pb == pytest.approx(224.5 / 2.25) and merged.error_pb == pytest.approx(2 / 3)
+    assert [r["seed"] for r in merged.generator["merged"]] == [1, 2, 3]
+    assert "180 events" in capsys.readouterr().out
+
+    def refused(*paths):
+        assert main(["events", "merge", str(tmp_path / "bad.h5"), *paths]) == 2
+        return capsys.readouterr().err
+
+    assert "both seed 1" in refused(runs[0], runs[0])
+    other = synthetic_events(1, 20, seed=4)
+    other.generator = {**other.generator, "seed": 4}
+    assert "particles" in refused(runs[0], str(write_event_file(tmp_path / "one_jet.h5", other)))
+    far = synthetic_events(2, 20, seed=5)
+    far.cross_section_pb, far.error_pb, far.generator = 120.0, 1.0, {**far.generator, "seed": 5}
+    assert "standard deviations" in refused(runs[0], str(write_event_file(tmp_path / "far.h5", far)))
+    cut = synthetic_events(2, 20, seed=6)
+    cut.generator = {"integrand": {**CUTS, "mass_window": [66, 116]}, "seed": 6}
+    assert "integrand settings" in refused(runs[0], str(write_event_file(tmp_path / "cut.h5", cut)))
+    assert not (tmp_path / "bad.h5").exists()
+
+
 # -- features ------------------------------------------------------------------------------
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_features_round_trip_and_momentum_balance(n):
@@ -175,6 +211,21 @@ def test_discriminator_weights_estimate_the_density_ratio():
     exact = 0.3 * x[:, 0] - 0.045  # log N(x0; 0.3, 1) / N(x0; 0, 1), the other features equal
     assert np.corrcoef(log_w, exact)[0, 1] > 0.9
     assert abs(np.polyfit(exact, log_w, 1)[0] - 1.0) < 0.2  # and with the right scale
+
+
+def test_discriminator_learns_from_weighted_truth():
+    """Partially unweighted truth: the same density as the generated events, but weights that
+    carry the ratio exp(0.3 x0 - 0.045); w_D must learn the ratio from the weights alone."""
+    rng = np.random.default_rng(4)
+    truth, generated = rng.normal(0.0, 1.0, size=(2, 30000, 8))
+    weights = np.exp(0.3 * truth[:, 0] - 0.045)
+    disc = Discriminator(DiscriminatorSettings(epochs=6, hidden=32, layers=2))
+    train_discriminator(disc, 1, truth, generated, truth_weights=weights)
+    x = rng.normal(0.0, 1.0, size=(4000, 8))
+    log_w = torch.log(disc.weights(torch.as_tensor(x, dtype=torch.float32), 1)).numpy()
+    exact = 0.3 * x[:, 0] - 0.045
+    assert np.corrcoef(log_w, exact)[0, 1] > 0.9
+    assert abs(np.polyfit(exact, log_w, 1)[0] - 1.0) < 0.25
 
 
 def test_discflow_runs_and_raises_alpha(event_files):

@@ -102,6 +102,50 @@ def test_a_constant_leaves_the_grid_alone_whatever_the_sampler():
     assert torch.allclose(m.grid, grid, atol=1e-12)
 
 
+def test_kept_points_are_the_newest_up_to_memory():
+    m = VegasMap(2, 8, memory=1000)
+    gen = torch.Generator().manual_seed(3)
+    for k in range(10):
+        u = torch.rand(300, 2, generator=gen, dtype=torch.float64)
+        m.accumulate(u, torch.full((300,), float(k)), torch.zeros(300, dtype=torch.float64))
+    kept = torch.cat([f for _, f, _ in m._kept])
+    assert 1000 <= kept.numel() < 1300
+    assert kept.unique().tolist() == [6.0, 7.0, 8.0, 9.0]  # the oldest chunks dropped
+    assert m.pending == 3000
+
+
+def _rel_std(m: VegasMap, fn, dims: int) -> float:
+    v = torch.rand(100_000, dims, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    u, log_jac = m(v)
+    w = fn(u) * log_jac.exp()
+    return float(w.std() / w.mean())
+
+
+def _adapt_on_own_points(m: VegasMap, fn, dims: int, passes: int) -> VegasMap:
+    gen = torch.Generator().manual_seed(12)
+    for _ in range(6):  # six refinement steps of 2000 points from the current grid, as VEGAS
+        u, log_jac = m(torch.rand(2000, dims, generator=gen, dtype=torch.float64))
+        m.accumulate(u, fn(u), -log_jac)
+        m.refine(passes=passes)
+    return m
+
+
+def test_passes_over_all_kept_points_adapt_faster_than_single_refinements():
+    """From a flat start, six single refinements (damped) leave the grid short of the peak;
+    three passes per step over every point so far get nearer, on the same points and calls."""
+    f = make_test_function("gaussian", dims=3, width=0.2).fn
+    single = _adapt_on_own_points(VegasMap(3, 50), f, 3, passes=1)
+    kept = _adapt_on_own_points(VegasMap(3, 50, memory=12_000), f, 3, passes=3)
+    assert _rel_std(kept, f, 3) < 0.6 * _rel_std(single, f, 3)  # measured: 0.13 against 0.27
+    # one pass over the kept points of one step is the plain refinement
+    a, b = VegasMap(3, 50), VegasMap(3, 50, memory=2000)
+    u = torch.rand(2000, 3, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    for m in (a, b):
+        m.accumulate(u, f(u), torch.zeros(2000, dtype=torch.float64))
+        m.refine(passes=1)
+    assert torch.allclose(a.grid, b.grid, atol=1e-14)
+
+
 def test_fallback_grid_learns_from_the_whole_training_budget():
     """The grid the fallback samples with keeps adapting on the flow's points: afterwards it
     integrates with lower variance than the pre-training grid in front of the flow."""

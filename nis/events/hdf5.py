@@ -13,6 +13,8 @@ unweighting efficiency, nis and torch versions, date). ``h5py.File(path)["moment
 the events without nis.
 
 The file appears only when complete (written under a temporary name, then renamed).
+:func:`merge_event_files` (``nis events merge OUT IN...``) joins the files of independent runs of
+one process (other seeds, other machines) into one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 FORMAT = "nis-events"
 VERSION = 1
 
-__all__ = ["EventFile", "write_event_file", "read_event_file", "EventFileError", "open_checked"]
+__all__ = ["EventFile", "write_event_file", "read_event_file", "merge_event_files", "EventFileError", "open_checked"]
 
 
 class EventFileError(ValueError):
@@ -139,3 +141,49 @@ def read_event_file(path: str | Path) -> EventFile:
             error_pb=float(f.attrs.get("error_pb", np.nan)),
             generator=json.loads(f.attrs.get("generator", "{}")),
         )
+
+
+def merge_event_files(files: list[EventFile], names: list[str] | None = None) -> EventFile:
+    """One event file from the files of independent runs of the same process: the same particles
+    and the same integrand settings (energy, PDF, cuts, matrix element), any seeds. Each run's
+    events sample the same distribution, so they are joined as they are (weights kept: 1, or the
+    overweights relative to that run's w_max); the cross section is the runs' inverse-variance
+    weighted mean. ``generator`` is the first run's, with ``merged``: seed, events, cross section
+    and unweighting efficiency of each run. Refused: runs with the same seed (the same events
+    twice) and cross sections more than 5 standard deviations apart (not the same process, or an
+    error is wrong)."""
+    if len(files) < 2:
+        raise EventFileError(f"merging needs at least two event files, got {len(files)}")
+    names = names or [f"file {k + 1}" for k in range(len(files))]
+    first = files[0]
+    for name, ev in zip(names[1:], files[1:]):
+        if ev.labels != first.labels:
+            raise EventFileError(f"{name}: particles {ev.labels}, but {names[0]} has {first.labels}")
+        if ev.process != first.process:
+            raise EventFileError(f"{name}: process {ev.process!r}, but {names[0]} has {first.process!r}")
+        a, b = first.generator.get("integrand"), ev.generator.get("integrand")
+        if a != b:
+            raise EventFileError(f"{name}: integrand settings {b} differ from {names[0]}'s {a}")
+    seeds = [ev.generator.get("seed") for ev in files]
+    for k, seed in enumerate(seeds):
+        if seed is not None and seed in seeds[:k]:
+            raise EventFileError(f"{names[k]} and {names[seeds.index(seed)]}: both seed {seed}, the same events twice?"
+                                 " Independent runs need different seeds")
+    sigma = np.array([ev.cross_section_pb for ev in files])
+    error = np.array([ev.error_pb for ev in files])
+    if np.isfinite(sigma).all() and np.isfinite(error).all() and (error > 0).all():
+        inv = 1.0 / error**2
+        mean, err = float((sigma * inv).sum() / inv.sum()), float(inv.sum() ** -0.5)
+        pulls = np.abs(sigma - mean) / error
+        if pulls.max() > 5:
+            k = int(pulls.argmax())
+            raise EventFileError(f"{names[k]}: cross section {sigma[k]:.6g} +- {error[k]:.3g} pb is {pulls[k]:.1f} "
+                                 f"standard deviations from the others' mean {mean:.6g} pb; not the same process")
+    else:
+        mean, err = float("nan"), float("nan")
+    runs = [{"file": name, "seed": ev.generator.get("seed"), "n_events": len(ev), "cross_section_pb": ev.cross_section_pb,
+             "error_pb": ev.error_pb, "unweighting_efficiency": ev.generator.get("unweighting_efficiency")}
+            for name, ev in zip(names, files)]
+    return EventFile(momenta=np.concatenate([ev.momenta for ev in files]), labels=first.labels,
+                     weights=np.concatenate([ev.weights for ev in files]), process=first.process,
+                     cross_section_pb=mean, error_pb=err, generator={**first.generator, "merged": runs})

@@ -88,7 +88,7 @@ def _discriminator_weights(model: ZJetsINN, sample: ZJetsSample, n: int, gen_eva
     gen_train = generate(model, n, len(truth), seed=seed + 1000)
     gen_in = discriminator_inputs(gen_train["features"], gen_train["momenta"], gen_train["labels"])
     disc = Discriminator(settings)
-    train_discriminator(disc, n, truth_in, gen_in, progress=progress)
+    train_discriminator(disc, n, truth_in, gen_in, progress=progress, truth_weights=truth.weights)
     w = weights_from(disc, n, discriminator_inputs(gen_eval["features"], gen_eval["momenta"], gen_eval["labels"]))
     return w / w.mean(), disc
 

@@ -170,8 +170,7 @@ class DistributedIntegrator(Integrator):
         grid = self.model.fallback[channel]
         grid.accumulate(d.u, alpha * batch.value.abs(), d.log_q)
         if grid.pending * self.world_size >= self.global_training.refine_points(self.integrand.n_channels):
-            self._all_reduce(grid.sum_d)
-            grid.refine()
+            grid.refine(passes=self.global_training.fallback_passes, reduce=self._all_reduce)
 
     def _checkpoint_step(self, bad, mean, sigma, loss, n_steps) -> None:
         """Average the channel means and spreads and the loss, OR the NaN flags, then decide as

@@ -13,8 +13,9 @@ The stages of :meth:`Integrator.run`:
    ``drop_threshold`` of the integral are dropped. NaN in the loss stops training and restores
    the last good snapshot; the flow is then not used. Meanwhile every fresh point also trains a
    second VEGAS grid per channel, the fallback, by importance-weighted VEGAS refinements (one
-   per ``calls / vegas_iterations`` points), and calls left by an early stop go to it too: the
-   fallback is VEGAS adapted on the whole training budget, never on just its first part.
+   per ``calls / vegas_iterations`` points; with ``fallback_passes`` > 1 that many on all points
+   so far), and calls left by an early stop go to it too: the fallback is VEGAS adapted on the
+   whole training budget, never on just its first part.
    ``integration.fallback = always_vegas`` skips the flow and gives the whole budget to stage 1.
 3. **Validation**: ``integration.validation_calls`` fresh points from the flow sampler and from
    the fallback VEGAS sampler (prior channel weights), each with the channel shares it would
@@ -232,7 +233,7 @@ class Integrator:
         grid = self.model.fallback[channel]
         grid.accumulate(d.u, f, d.log_q)
         if grid.pending >= self.training.refine_points(self.integrand.n_channels):
-            grid.refine()
+            grid.refine(passes=self.training.fallback_passes)
 
     def adapt_fallback(self, calls: int) -> None:
         """Spend ``calls`` integrand calls adapting the fallback grids on their own points (when
@@ -469,9 +470,11 @@ class Integrator:
         return combine(estimates), stats
 
     def generate(
-        self, n_events: int, method: str, w_max: float, batch_size: int = 100_000, efficiency: float | None = None
+        self, n_events: int, method: str, w_max: float, batch_size: int = 100_000, efficiency: float | None = None,
+        progress: bool = False,
     ) -> dict:
-        """``n_events`` unweighted events by hit-or-miss against ``w_max``.
+        """``n_events`` unweighted events by hit-or-miss against ``w_max`` (``progress``: a bar
+        of the events kept and the calls spent).
 
         With the expected unweighting ``efficiency`` each batch draws only about the points still
         needed (at most ``batch_size``), so few matrix elements are spent beyond ``n_events``.
@@ -486,6 +489,9 @@ class Integrator:
         kept = {"u": [], "features": [], "channel": [], "weight": []}
         have, calls = 0, 0
         integral_sum = variance_sum = 0.0
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_events, desc="events", unit="event", disable=not progress, leave=False)
         while have < n_events:
             n = batch_size
             if efficiency:
@@ -506,6 +512,9 @@ class Integrator:
                 kept["weight"].append(ew[keep])
                 have += int(keep.sum())
                 calls += k
+            bar.update(min(have, n_events) - bar.n)
+            bar.set_postfix(calls=f"{calls:,}", refresh=False)
+        bar.close()
         out = {key: torch.cat(vals)[:n_events] for key, vals in kept.items()}
         out.update(calls=calls, integral_sum=integral_sum, variance_sum=variance_sum)
         return out
