@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nis.bench.report import summarise
+from nis.bench.report import disagreeing_runs, markdown, summarise
 from nis.bench.run import TIMING_KEYS
 from nis.bench.sherpa_native import lhe_weights, native_card
 from nis.bench.suites import METHODS, SHERPA_METHODS, SUITES, get_suite
@@ -91,6 +91,23 @@ def test_summary_takes_medians_over_seeds_and_gains_as_their_ratio():
     assert nis["gain_vs_vegas"] == pytest.approx(3.0) and by[("a", "vegas")]["gain_vs_vegas"] == 1.0
     assert nis["gain_vs_sherpa"] is None and by[("b", "nis")]["gain_vs_vegas"] is None  # no baseline run
     assert [s["method"] for s in summarise(rows)][:2] == ["vegas", "nis"]  # table order
+
+
+def test_runs_whose_cross_section_disagrees_are_named():
+    """A sampler that misses part of the phase space (Sherpa on Z + 3 jets at 2x10^4 points:
+    3.7 +- 1.2 pb against 36) is named beside the table; runs within their errors are not."""
+    rows = [{**_row("a", m, s, 0.1), "cross_section_pb": xs, "error_pb": err}
+            for m, s, xs, err in [("vegas", 0, 36.0, 4.0), ("nis", 0, 40.0, 5.0), ("sherpa", 0, 3.7, 1.2),
+                                  ("sherpa", 1, 47.0, 16.0), ("nis", 1, 37.0, 3.0)]]
+    rows.append(_row("b", "nis", 0, 0.5))  # another case: its own median
+    bad = disagreeing_runs(rows)
+    assert [(r["method"], r["seed"]) for r, _, _ in bad] == [("sherpa", 0)]
+    assert bad[0][1] == 37.0 and bad[0][2] == pytest.approx((3.7 - 37.0) / 1.2)  # the median of all five
+    meta = {"suite": "x", "description": "d", "command": "c", "device": "cpu", "cpu": "c", "cores": 2, "torch_threads": 1,
+            "torch": "t"}
+    text = markdown(meta, rows, "x")
+    assert "a, `sherpa`, seed 0: 3.7 +- 1.2 pb against the median 37 pb (-28 errors)" in text
+    assert "disagrees" not in markdown(meta, rows[:2], "x")
 
 
 @pytest.mark.parametrize(

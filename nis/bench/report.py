@@ -119,6 +119,7 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
             f" | {_fmt(s['calls_to_events'], '.3g')} | {_fmt(s['seconds_to_events'], '.3g')} | {s['used']} |"
         )
     lines += _time_split(rows)
+    lines += _disagreeing(rows)
     lines += ["", "Methods:", ""]
     present = dict.fromkeys(r["method"] for r in rows)
     lines += [f"- `{m}`: {METHOD_NOTES[m]}" for m in METHODS if m in present]
@@ -131,6 +132,32 @@ def markdown(meta: dict, rows: list[dict], stem: str) -> str:
         lines += [f"- {f['case']}, `{f['method']}`, seed {f['seed']}: {f['error']}" for f in meta["failed"]]
     lines += ["", f"Plots: `{stem}-efficiency.png`, `{stem}-gain.png`; every run in `{stem}.json`.", ""]
     return "\n".join(lines)
+
+
+def disagreeing_runs(rows: list[dict], pulls: float = 5.0) -> list[tuple[dict, float, float]]:
+    """Runs whose cross section lies more than ``pulls`` of their own errors from the median of all
+    runs of their case (every method and seed): ``(row, median, pull)``. Their efficiency is not
+    worth its number: a sampler that misses part of the phase space unweights the part it sees."""
+    out = []
+    for case in dict.fromkeys(r["case"] for r in rows):
+        rs = [r for r in rows if r["case"] == case]
+        ref = _median([r.get("cross_section_pb") for r in rs])
+        for r in rs:
+            err, xs = r.get("error_pb"), r.get("cross_section_pb")
+            if err and xs is not None and err > 0 and abs(xs - ref) > pulls * err:
+                out.append((r, ref, (xs - ref) / err))
+    return out
+
+
+def _disagreeing(rows: list[dict]) -> list[str]:
+    bad = disagreeing_runs(rows)
+    if not bad:
+        return []
+    lines = ["", "Runs whose cross section disagrees with the other runs of the case (more than 5 of its own"
+             " errors from their median; their efficiency counts the part of the phase space they saw):", ""]
+    lines += [f"- {r['case']}, `{r['method']}`, seed {r['seed']}: {r['cross_section_pb']:.4g} +- {r['error_pb']:.2g} pb"
+              f" against the median {ref:.4g} pb ({pull:+.0f} errors)" for r, ref, pull in bad]
+    return lines
 
 
 def _time_split(rows: list[dict]) -> list[str]:
