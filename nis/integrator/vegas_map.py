@@ -124,7 +124,7 @@ class VegasMap(nn.Module):
         then cleared; with kept points (``memory``), ``passes`` refinements each on all kept
         points projected onto the current grid. ``reduce(sum_d)``, if given, combines the
         accumulators in place before each refinement (the ranks' sum in data-parallel training)."""
-        for k in range(passes if self._kept else 1):
+        for _ in range(passes if self._kept else 1):
             if self._kept:
                 self.sum_d.zero_()
                 for u, f, log_q in self._kept:
