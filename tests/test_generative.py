@@ -270,6 +270,8 @@ def test_generative_command_trains_samples_and_refuses_bad_input(event_files, tm
     assert main(["generative", "evaluate", str(config), "--quiet"]) == 0  # again, from the saved model
     again = json.loads((tmp_path / "out" / "results.json").read_text())
     assert again["evaluation"]["1"]["observables"]["pt_mu1"]["bulk"]["INN"] == bulk
+    assert again["discriminator_settings"]["epochs"] == results["discriminator_settings"]["epochs"] == 1
+    assert again["train_seconds"] == results["train_seconds"]  # the training's record kept
     assert main(["generative", "sample", str(tmp_path / "out" / "model.pt"), "--events", "300",
                  "--out", str(tmp_path / "gen")]) == 0
     written = [read_event_file(tmp_path / f"gen_{n}j.h5") for n in (1, 2)]

@@ -182,6 +182,7 @@ def reevaluate(cfg: GenerativeConfig, progress: bool = False) -> dict:
     path = out / "results.json"
     summary = json.loads(path.read_text()) if path.exists() else {"model": data["kind"]}
     summary["evaluation"] = evaluate(model, sample, cfg, out, progress, ensemble_fn)
+    summary["discriminator_settings"] = asdict(cfg.discriminator)
     path.write_text(json.dumps(summary, indent=1, default=float) + "\n")
     return summary
 
@@ -210,6 +211,7 @@ def train(cfg: GenerativeConfig, progress: bool = False, evaluate_after: bool = 
     }
     if evaluate_after:
         summary["evaluation"] = evaluate(model, sample, cfg, out, progress, ensemble_fn)
+        summary["discriminator_settings"] = asdict(cfg.discriminator)
         if cfg.model == "binn" and cfg.bayesian.nuisance > 0:
             from nis.generative.binn import nuisance_check
 
