@@ -93,15 +93,17 @@ class VegasMap(nn.Module):
 
 
     def accumulate(self, u: Tensor, f: Tensor, log_q: Tensor) -> None:
-        """Add points ``u`` (n, dims) drawn with log-density ``log_q`` and integrand values ``f``
-        (and keep them, up to ``memory`` points)."""
-        self._project(u, f, log_q)
+        """Add points ``u`` (n, dims) drawn with log-density ``log_q`` and integrand values ``f``:
+        into ``sum_d``, or with ``memory`` into the kept points (up to ``memory`` of them), which
+        :meth:`refine` projects onto the grid as it then stands."""
         self.pending += u.shape[0]
-        if self.memory > 0:
-            self._kept.append((u.detach(), f.detach(), log_q.detach()))
-            self._n_kept += u.shape[0]
-            while self._n_kept - self._kept[0][0].shape[0] >= self.memory:
-                self._n_kept -= self._kept.pop(0)[0].shape[0]
+        if self.memory == 0:
+            self._project(u, f, log_q)
+            return
+        self._kept.append((u.detach(), f.detach(), log_q.detach()))
+        self._n_kept += u.shape[0]
+        while self._n_kept - self._kept[0][0].shape[0] >= self.memory:
+            self._n_kept -= self._kept.pop(0)[0].shape[0]
 
     def _project(self, u: Tensor, f: Tensor, log_q: Tensor) -> None:
         """Add the points' g^2 / q_y and 1 / q_y to ``sum_d`` on the current increments."""
