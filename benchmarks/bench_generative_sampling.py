@@ -9,6 +9,7 @@ together. Writes ``benchmarks/results/generative/sampling-<device>.{md,json}`` (
 replaces the rows of the same model, threads and events and keeps the others).
 
     python benchmarks/bench_generative_sampling.py --threads 1 2
+    python benchmarks/bench_generative_sampling.py --device cuda --threads 1   # on a GPU
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mmdgan", type=Path, default=None, help="an MMD-GAN model file to time as well")
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, torch.get_num_threads()])
+    ap.add_argument("--device", default="cpu", help="where the networks run (the cuts and HDF5 stay on the CPU)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -49,7 +51,7 @@ def main(argv=None) -> int:
             torch.set_num_threads(threads)
             for model in models:
                 start = time.perf_counter()
-                paths = sample(model, args.events, 0, Path(scratch) / "events")
+                paths = sample(model, args.events, 0, Path(scratch) / "events", device=args.device)
                 seconds = time.perf_counter() - start
                 name = model.resolve().relative_to(ROOT) if model.resolve().is_relative_to(ROOT) else model
                 rows.append({"model": str(name),
@@ -57,11 +59,11 @@ def main(argv=None) -> int:
                              "events_per_second": args.events / seconds, "files": sorted(p.name for p in paths.values())})
                 print(f"{rows[-1]['model']}: {threads} thread(s), {args.events:,} events in {seconds:.1f} s", flush=True)
     meta = {"command": "python benchmarks/bench_generative_sampling.py " + " ".join(argv or sys.argv[1:]),
-            "device": device_label("cpu"), "cpu": cpu_model(), "torch": torch.__version__}
+            "device": device_label(args.device), "cpu": cpu_model(), "torch": torch.__version__}
     stem = f"sampling-{meta['device']}"
     rows = with_earlier_rows(args.out, stem, meta, rows, lambda r: (r["model"], r["threads"], r["events"]))
     lines = [
-        f"# Generative models: sampling speed ({meta['cpu']}, torch {meta['torch']})",
+        f"# Generative models: sampling speed ({meta['device']}; {meta['cpu']}, torch {meta['torch']})",
         "",
         f"`{meta['command']}`: `nis generative sample` in-process, events written to HDF5; the 2-jet events",
         "undo the Delta R magic transformation by rejection. Target: 10^6 events in under 60 s on the CPU.",

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
             "cores": torch.get_num_threads(), "renyi_order": args.renyi_order, "seeds": args.seeds,
             "vegas_fraction": args.vegas_fraction, "torch": torch.__version__}
     variant = "" if args.vegas_fraction is None else f"-vegas{args.vegas_fraction:g}"
-    stem = f"losses-{device.replace(' ', '_')}{variant}"
+    stem = f"losses-{device}{variant}"
     rows = with_earlier_rows(args.out, stem, meta, rows, lambda r: (r["case"], r["loss"], r["seed"]))
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0

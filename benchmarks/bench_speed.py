@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     for r in rows:
         fmt = (lambda v: "n/a" if v is None else f"{v:.4g}")
         lines.append(f"| {r['what']} | {fmt(r['nis'])} | {fmt(r['madnis'])} |")
-    write_report(args.out, f"speed-{name.replace(' ', '_')}", meta, rows, "\n".join(lines) + "\n")
+    write_report(args.out, f"speed-{name}", meta, rows, "\n".join(lines) + "\n")
     return 0
 
 

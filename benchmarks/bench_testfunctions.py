@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     variant = {"variance": "", "renyi": f"-renyi{args.renyi_order:g}"}.get(args.loss, f"-{args.loss}")
     if args.vegas_fraction != TrainingConfig.vegas_fraction:
         variant += f"-vegas{args.vegas_fraction:g}"
-    stem = f"testfunctions-{device_name.replace(' ', '_')}-{args.calls}calls{variant}"
+    stem = f"testfunctions-{device_name}-{args.calls}calls{variant}"
     meta = budget_meta("bench_testfunctions.py", argv, device_name, args)
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     device = device_label(args.device)
     meta = {"command": "python benchmarks/bench_validation.py " + " ".join(argv or sys.argv[1:]), "device": device,
             "torch": torch.__version__}
-    stem = f"validation-{device.replace(' ', '_')}"
+    stem = f"validation-{device}"
     rows = with_earlier_rows(args.out, stem, meta, rows, lambda r: (r["case"], r["seed"]))
     write_report(args.out, stem, meta, rows, table(rows, meta))
     return 0

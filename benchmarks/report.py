@@ -8,12 +8,12 @@ from pathlib import Path
 
 
 def device_label(device: str) -> str:
-    """The device in file names and tables: the GPU's name, or ``cpu-<machine>``."""
+    """The device in file names and tables: the GPU's name (spaces as '-'), or ``cpu-<machine>``."""
     import platform
 
     import torch
 
-    return torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu-{platform.machine()}"
+    return torch.cuda.get_device_name(device).replace(" ", "-") if device.startswith("cuda") else f"cpu-{platform.machine()}"
 
 
 def budget_meta(script: str, argv, device: str, args) -> dict:

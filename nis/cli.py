@@ -119,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     gs.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gs.add_argument("--out", default="generated", help="output prefix: PREFIX_<n>j.h5 per multiplicity (default generated)")
     gs.add_argument("--jets", type=int, nargs="+", help="only these jet multiplicities (Z + jets models)")
+    gs.add_argument("--device", default="cpu", help="torch device of the network (default cpu)")
     sh = sub.add_parser("shower", help="shower an LHE file with Pythia 8, cluster jets, smear (nis.shower)")
     sh.add_argument("lhe", help="Les Houches Event file (nis integrate ... --lhe FILE)")
     sh.add_argument("--out", required=True, help="output HDF5 file: parton, particle and detector level")
@@ -515,7 +516,7 @@ def generative(args) -> int:
             return 0
         from nis.generative.run import sample
 
-        paths = sample(args.model, args.events, args.seed, args.out, args.jets)
+        paths = sample(args.model, args.events, args.seed, args.out, args.jets, device=args.device)
         print("nis generative sample: " + ", ".join(str(p) for p in paths.values()))
         return 0
     except (ConfigError, EventFileError, FeatureError, ModelFileError, ValueError) as exc:
@@ -551,11 +552,12 @@ def bench(args) -> int:
     unknown = sorted(set(args.methods or ()) - set(METHODS))
     if unknown:
         return _fail(f"unknown method(s) {unknown}; the methods are: {', '.join(METHODS)}")
-    if args.device.startswith("cuda"):
-        import torch
+    from nis.device import torch_device
 
-        if not torch.cuda.is_available():
-            return _fail(f"--device {args.device}: torch sees no CUDA device here ({torch.__version__})")
+    try:
+        torch_device(args.device)
+    except ValueError as exc:
+        return _fail(f"--device: {exc}")
     settings = BenchSettings(
         seeds=args.seeds, train_calls=args.calls, eval_calls=args.eval,
         methods=tuple(args.methods) if args.methods else None, cases=tuple(args.cases) if args.cases else None,

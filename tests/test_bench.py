@@ -131,7 +131,7 @@ def test_bench_on_cuda_without_a_gpu_is_refused(capsys, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     assert main(["bench", "smoke", "--device", "cuda", "--out", str(tmp_path)]) == 2
-    assert "no CUDA device" in capsys.readouterr().err
+    assert "sees no CUDA GPU" in capsys.readouterr().err
 
 
 def test_bench_list_names_every_suite(capsys):

@@ -279,6 +279,11 @@ def test_generative_command_trains_samples_and_refuses_bad_input(event_files, tm
     capsys.readouterr()
     assert main(["generative", "sample", str(tmp_path / "out" / "model.pt"), "--events", "10", "--jets", "3"]) == 2
     assert "never trained" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["generative", "sample", str(tmp_path / "out" / "model.pt"), "--events", "10", "--device", "cuda"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err
+        assert main(["generative", "train", str(config), "--quiet", "--device", "cuda:1"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: inn\ndata: [nowhere.h5]\n")
     assert main(["generative", "train", str(bad)]) == 2

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nis.device import torch_device
 from nis.events.hdf5 import EventFile, write_event_file
 from nis.generative.classifier import Discriminator, DiscriminatorSettings, discriminator_inputs, train_discriminator, weights_from
 from nis.generative.config import BayesianSettings, GenerativeConfig
@@ -193,6 +194,7 @@ def train(cfg: GenerativeConfig, progress: bool = False, evaluate_after: bool = 
     out.mkdir(parents=True, exist_ok=True)
     if cfg.model == "mmdgan":
         return _train_mmdgan(cfg, out, progress, evaluate_after)
+    torch_device(cfg.network.device)  # before the data are read
     sample = load_zjets(cfg.data, cfg.test_fraction, seed=cfg.network.seed)
     start = time.perf_counter()
     model, history, disc, ensemble_fn = _train_model(cfg, sample, progress)
@@ -227,6 +229,7 @@ def _train_mmdgan(cfg: GenerativeConfig, out: Path, progress: bool, evaluate_aft
     from nis.generative.mmdgan import MMDGANSettings, evaluate_mmdgan, train_mmdgan
 
     settings = from_dict(MMDGANSettings, cfg.mmdgan, "mmdgan")
+    torch_device(settings.device)
     train_events, test_events = read_event_file(cfg.data[0]).split(cfg.test_fraction, np.random.default_rng(settings.seed))
     start = time.perf_counter()
     model = train_mmdgan(train_events, settings, progress)
@@ -241,11 +244,12 @@ def _train_mmdgan(cfg: GenerativeConfig, out: Path, progress: bool, evaluate_aft
     return summary
 
 
-def load_zjets_model(path: str | Path) -> tuple[ZJetsINN, dict]:
-    """A Z + jets model (inn, discflow, binn) from its file, and the file's dict."""
+def load_zjets_model(path: str | Path, device: str = "cpu") -> tuple[ZJetsINN, dict]:
+    """A Z + jets model (inn, discflow, binn) from its file on ``device``, and the file's dict."""
+    device = str(torch_device(device))
     data = load_model_file(path, ZJETS_KINDS)
     settings = INNSettings(**data["settings"])
-    settings.device = "cpu"
+    settings.device = device
     model = ZJetsINN(settings, extra_dims=data["extra"].get("extra_dims", 0))
     if data["kind"] == "binn":
         from nis.generative.binn import make_bayesian
@@ -254,26 +258,29 @@ def load_zjets_model(path: str | Path) -> tuple[ZJetsINN, dict]:
     model.load_state_dict(data["state_dict"])
     model.cuts = data["extra"]["cuts"]
     model.eval()
-    return model, data
+    return model.to(device), data
 
 
-def sample(path: str | Path, events: int, seed: int, out_prefix: str | Path, multiplicities: list[int] | None = None) -> dict:
+def sample(path: str | Path, events: int, seed: int, out_prefix: str | Path, multiplicities: list[int] | None = None,
+           device: str = "cpu") -> dict:
     """Write ``events`` generated events to nis event files; returns {name: path}. Z + jets
     models: split over the multiplicities by the trained cross-section fractions, one file
-    ``OUT_PREFIX_<n>j.h5`` each; the MMD-GAN: ``OUT_PREFIX.h5``."""
+    ``OUT_PREFIX_<n>j.h5`` each; the MMD-GAN: ``OUT_PREFIX.h5``. ``device``: where the network
+    runs (the random streams are the device's, so events differ between CPU and GPU)."""
+    device = str(torch_device(device))
     kind = load_model_file(path).get("kind")
     if kind == "mmdgan":
         from nis.generative.mmdgan import MMDGAN
 
         if multiplicities:
             raise ValueError("--jets is for the Z + jets models; the MMD-GAN makes t t~ -> 6 partons")
-        momenta = MMDGAN.load(path).sample(events, torch.Generator().manual_seed(seed))
+        momenta = MMDGAN.load(path, device).sample(events, torch.Generator(device).manual_seed(seed))
         target = Path(f"{out_prefix}.h5")
         write_event_file(target, EventFile(momenta=momenta, labels=["b", "q", "q~", "b~", "q", "q~"],
                                            process="generated t t~ -> 6 partons (mmdgan)",
                                            generator={"model": str(path), "kind": kind, "seed": seed}))
         return {"ttbar": target}
-    model, data = load_zjets_model(path)
+    model, data = load_zjets_model(path, device)
     frac = {n: float(model.fractions[n - 1]) for n in (1, 2, 3) if float(model.fractions[n - 1]) > 0}
     if multiplicities:
         untrained = sorted(set(multiplicities) - set(frac))

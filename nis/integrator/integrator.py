@@ -47,6 +47,7 @@ import torch
 
 import nis
 from nis.config import FlowConfig, IntegrationConfig, TrainingConfig
+from nis.device import torch_device
 from nis.events.unweighting import UnweightingStats, unweight, unweighting_stats
 from nis.integrator import losses
 from nis.integrator.buffer import SampleBuffer
@@ -156,10 +157,8 @@ class Integrator:
         self.training = training or TrainingConfig()
         self.integration = integration or IntegrationConfig()
         self.seed = int(seed)
-        self.device = torch.device(device)
+        self.device = torch_device(device)
         self.integrand_spec = integrand_spec
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use --device cpu")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             refined = self.integration.fallback != "always_vegas"  # the fallback learns from the flow's points
