@@ -72,7 +72,8 @@ if [[ -n "$models" ]]; then
         --events "$EVENTS" --models $models --out "$RESULTS"
 fi
 
-python3 - "$RESULTS/ee-jets-$DEVICE.json" benchmarks/results/ee-jets-2026-11-30.json <<'EOF' | tee -a "$LOG"
+cpu_rows=$(ls benchmarks/results/ee-jets-20[0-9][0-9]-*.json | tail -n 1)  # the newest committed CPU suite
+python3 - "$RESULTS/ee-jets-$DEVICE.json" "$cpu_rows" <<'EOF' | tee -a "$LOG"
 import json, statistics, sys
 from pathlib import Path
 new, cpu = (Path(p) for p in sys.argv[1:])
