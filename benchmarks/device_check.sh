@@ -74,15 +74,16 @@ fi
 
 cpu_rows=$(ls benchmarks/results/ee-jets-20[0-9][0-9]-*.json | tail -n 1)  # the newest committed CPU suite
 python3 - "$RESULTS/ee-jets-$DEVICE.json" "$cpu_rows" <<'EOF' | tee -a "$LOG"
-import json, statistics, sys
+import json, sys
 from pathlib import Path
 new, cpu = (Path(p) for p in sys.argv[1:])
 if not new.exists():
     sys.exit(f"no bench rows in {new}")
-rows, ref = json.loads(new.read_text())["rows"], json.loads(cpu.read_text())["rows"]
+record = json.loads(new.read_text())
+rows, ref = record["rows"], json.loads(cpu.read_text())["rows"]
 key = lambda r: (r["case"], r["method"], r["seed"], r["train_budget"], r["eval_budget"])
 cpu_rows = {key(r): r for r in ref}
-print("bench rows on", json.loads(new.read_text())["meta"].get("gpu", "cpu"), "(seconds; CPU: the committed row)")
+print("bench rows on", record["meta"].get("gpu", "cpu"), "(seconds; CPU: the committed row)")
 print(f"{'case':10s} {'method':6s} seed  eff      cpu s  dev s  speed-up  train: ME  phase sp. flows+train")
 for r in rows:
     c = cpu_rows.get(key(r))

@@ -124,6 +124,12 @@ def test_bad_settings_raise_config_error(kw, words):
         MMDGANSettings(**kw)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_training_on_a_device_that_is_not_here_is_refused(events):
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        train_mmdgan(events, MMDGANSettings(steps=2, batch_size=64, device="cuda"))
+
+
 def test_balance_makes_the_transverse_momenta_sum_to_zero(events):
     """With ``balance`` the last parton recoils against the other five: sum px = sum py = 0 to
     rounding in every generated event, and the discriminator sees the balanced events (the

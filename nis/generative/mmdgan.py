@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from nis.config import ConfigError
+from nis.device import torch_device
 from nis.generative.mmd import KERNELS, mmd2
 from nis.generative.model_io import load_model_file, save_model
 
@@ -275,7 +276,7 @@ def train_mmdgan(events, settings: MMDGANSettings, progress: bool = False) -> MM
         )
     if len(momenta) < settings.batch_size:
         raise ValueError(f"{len(momenta)} training events are fewer than batch_size = {settings.batch_size}")
-    device = torch.device(settings.device)
+    device = torch_device(settings.device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         model = MMDGAN(settings)

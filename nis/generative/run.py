@@ -229,7 +229,6 @@ def _train_mmdgan(cfg: GenerativeConfig, out: Path, progress: bool, evaluate_aft
     from nis.generative.mmdgan import MMDGANSettings, evaluate_mmdgan, train_mmdgan
 
     settings = from_dict(MMDGANSettings, cfg.mmdgan, "mmdgan")
-    torch_device(settings.device)
     train_events, test_events = read_event_file(cfg.data[0]).split(cfg.test_fraction, np.random.default_rng(settings.seed))
     start = time.perf_counter()
     model = train_mmdgan(train_events, settings, progress)
