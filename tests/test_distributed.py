@@ -121,13 +121,10 @@ def test_gradients_are_averaged_over_ranks():
 
 def _nan_worker(rank: int, port: int, out: str) -> None:
     """A rank of a 2-rank run whose rank 1 alone produces a NaN loss at step 7."""
-    import torch.distributed as dist
-
-    from nis.integrator.distributed import _build, flat_parameters
+    from nis.integrator.distributed import _build, flat_parameters, process_group
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    try:
+    with process_group("gloo", port, rank, 2):
         cfg = RunConfig(process="camel_2d", integrand={"function": "camel", "dims": 2},
                         flow=FlowConfig(bins=4, hidden=8, layers=1),
                         training=TrainingConfig(calls=20_000, batch_size=512, buffered_steps=1, log_every=5),
@@ -139,8 +136,6 @@ def _nan_worker(rank: int, port: int, out: str) -> None:
         torch.save({"step": integ.step, "stop": integ.stop_reason, "parameters": flat_parameters(integ.model),
                     "fallback": torch.cat([g.grid.reshape(-1) for g in integ.model.fallback]),
                     "method": None if result is None else result.method}, f"{out}/{rank}.pt")
-    finally:
-        dist.destroy_process_group()
 
 
 def test_nan_on_one_rank_stops_all_ranks(tmp_path):

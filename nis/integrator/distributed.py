@@ -35,6 +35,7 @@ the per-rank batch size; they are meant for inspection, not for resuming on anot
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -66,6 +67,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def process_group(backend: str, port: int, rank: int, world_size: int):
+    """This rank's part of a localhost process group, torn down only once every rank is done.
+
+    On a normal exit all ranks meet at a barrier before any destroys its group: a rank that
+    finished first and tore gloo down while another still ran died with SIGABRT ("terminate
+    called without an active exception"). On an exception the group is destroyed at once.
+    """
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    try:
+        yield
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def average_gradients(parameters, world_size: int, group=None) -> None:
@@ -265,8 +282,7 @@ def _worker(rank: int, world_size: int, port: int, backend: str, device: str, co
     if device == "cuda":
         torch.cuda.set_device(rank % torch.cuda.device_count())
         device = f"cuda:{rank % torch.cuda.device_count()}"
-    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
-    try:
+    with process_group(backend, port, rank, world_size):
         integ = _build(config, rank, world_size, device, capture_gradients=options.get("capture_gradients", False))
         if options.get("train_only"):
             integ.train_all()
@@ -277,12 +293,6 @@ def _worker(rank: int, world_size: int, port: int, backend: str, device: str, co
         path = Path(outdir) / f"rank{rank}.pt"
         torch.save(out, str(path) + ".tmp")
         os.replace(str(path) + ".tmp", path)
-        # every rank done before any tears gloo down: a rank that finished first and destroyed its
-        # group while the other still ran once died with SIGABRT in CI ("terminate called without
-        # an active exception")
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
 
 
 def run_distributed(config: RunConfig, world_size: int, backend: str = "gloo", device: str | None = None,
