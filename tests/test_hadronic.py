@@ -1,5 +1,5 @@
-"""Proton-proton processes: the x1 x2 phase space, the crossed Drell-Yan matrix element against
-Sherpa's own, sigma(p p -> mu+ mu-) against native Sherpa on the same PDF set, scale and cuts,
+"""Proton-proton processes: the x1 x2 phase space, the built-in Drell-Yan (+ jets) matrix elements
+against Sherpa's own, sigma(p p -> mu+ mu-) against native Sherpa on the same PDF set, scale and cuts,
 and the errors of a bad config."""
 
 import gc
@@ -105,22 +105,40 @@ def test_subprocesses_conserve_charge_and_flavour():
     jets = {f"{a} {b} -> {' '.join(f)}" for a, b, f in subprocesses((), 2, ["d"])}
     assert jets == {"g g -> g g", "g g -> d d~", "d d~ -> g g", "d~ d -> g g", "d d~ -> d d~", "d~ d -> d d~",
                     "d g -> g d", "g d -> g d", "d~ g -> g d~", "g d~ -> g d~", "d d -> d d", "d~ d~ -> d~ d~"}
+    # the photon and the Z keep each flavour: no u d~ -> c s~ (a W's), still u u~ -> d d~ (a gluon's)
+    z = {f"{a} {b} -> {' '.join(f)}" for a, b, f in subprocesses(("mu+", "mu-"), 2, ["d", "u", "s", "c"], "flavour")}
+    z_gen = {f"{a} {b} -> {' '.join(f)}" for a, b, f in subprocesses(("mu+", "mu-"), 2, ["d", "u", "s", "c"])}
+    assert z < z_gen and "u d~ -> s~ c" in z_gen - z and "u u~ -> d d~" in z and "u s -> s u" in z
 
 
 @needs_sherpa
-def test_crossed_drell_yan_matrix_element_equals_sherpas():
-    """|M(q q~ -> mu+ mu-)|^2 from the e+e- provider read backwards equals Sherpa's own, per flavour
-    and with the quark from either proton."""
+@pytest.mark.parametrize("n_jets, every", [(0, 1), (1, 1), (2, 3), (3, 3)])
+def test_built_in_drell_yan_jets_matrix_elements_equal_sherpas(n_jets, every):
+    """The built-in subprocesses of p p -> mu+ mu- + n jets with one quark line (every ``every``-th
+    with 2 and 3 jets, each kind of crossing among them), at the integrand's own phase-space
+    points, equal Sherpa's |M|^2 through the bridge: the quark line in any crossing, the incoming
+    colour and spin averages, the symmetry factors of identical final gluons. (Four quarks:
+    tests/test_four_quarks.py.)"""
     from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
 
-    integ = HadronicIntegrand(HadronicConfig.from_mapping({**DY, "flavours": ["d", "u"]}))
-    p = integ.momenta(cube(200, 4, seed=2))[0]
-    names = [sub.name for sub in integ.subprocesses]
-    assert names == ["d d~ -> mu+ mu-", "d~ d -> mu+ mu-", "u u~ -> mu+ mu-", "u~ u -> mu+ mu-"]
-    sherpa = sherpa_matrix_elements(names, settings=settings_from_parameters({}))
+    mapping = {**DY, "flavours": ["d", "u"]}
+    if n_jets:
+        mapping |= {"matrix_element": "p p -> mu+ mu-" + " j" * n_jets, "jet_cuts": JETS, "subprocesses": "sum"}
+    integ = HadronicIntegrand(HadronicConfig.from_mapping(mapping))
+    u = cube(200, integ.dims, seed=2)
+    p, _, _, _, w = integ.momenta(u)
+    p = p[integ._passes(p, w)][:8].numpy()
+    assert len(p) == 8
+    subs = [s for s in integ.subprocesses if s.name.count("g") == n_jets][::every]  # one quark line
+    kinds = {tuple(sorted("q" if x != "g" else "g" for x in (s.name.split()[:2]))) for s in subs}
+    assert len(kinds) == (1 if n_jets == 0 else 3)  # q q, q g and g g (or g q) initial states
+    sherpa = sherpa_matrix_elements([s.name for s in subs], settings=settings_from_parameters({}))
     try:
-        for sub, me in zip(integ.subprocesses, sherpa):
-            np.testing.assert_allclose(sub(p.numpy()), me(p.numpy()), rtol=1e-10)
+        for sub, me in zip(subs, sherpa):
+            assert sub.factor == me.info.symmetry_factor, sub.name
+            ours = sub(p)
+            assert np.all(ours > 0), sub.name
+            np.testing.assert_allclose(ours, me(p) * me.info.symmetry_factor, rtol=1e-8, err_msg=sub.name)
     finally:
         del sherpa
         gc.collect()
@@ -217,6 +235,7 @@ def test_two_jets_cross_section_equals_native_sherpa(tmp_path):
     "change, message",
     [
         ({"matrix_element": "p p -> e+ ve"}, "use provider: sherpa"),
+        ({"matrix_element": "p p -> j j", "jet_cuts": {"pt_min": 20, "delta_r_min": 0.4}}, "use provider: sherpa"),
         ({"matrix_element": "p p -> e+ e- e+ e-"}, "is not available"),
         ({"matrix_element": "p p -> e+ ve j", "provider": "sherpa", "resonance": {}}, "give the lepton pair's resonance"),
         ({"matrix_element": "p p -> e+ ve j", "provider": "sherpa", "resonance": {"mass": 80.4, "width": 2.1}},

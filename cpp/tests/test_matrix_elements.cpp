@@ -29,12 +29,12 @@ nis::ProcessSpec spec(const std::string& text) { return nis::parse_process(text)
 
 std::unique_ptr<nis::MatrixElement> make(const std::string& text, const nis::Parameters& par = {}) {
   nis::ProcessSpec s = spec(text);
-  if (auto m = nis::EEToFFbarGluons::create(s, par)) return m;
+  if (auto m = nis::LeptonPairQuarkLine::create(s, par)) return m;
   if (auto m = nis::GluonScattering::create(s, par)) return m;
   return nullptr;
 }
-std::unique_ptr<nis::EEToFFbarGluons> make_ee(const std::string& text, const nis::Parameters& par = {}) {
-  return nis::EEToFFbarGluons::create(spec(text), par);
+std::unique_ptr<nis::LeptonPairQuarkLine> make_ee(const std::string& text, const nis::Parameters& par = {}) {
+  return nis::LeptonPairQuarkLine::create(spec(text), par);
 }
 std::unique_ptr<nis::GluonScattering> make_gg(const std::string& text, const nis::Parameters& par = {}) {
   return nis::GluonScattering::create(spec(text), par);
@@ -384,6 +384,32 @@ void test_gauge(std::mt19937_64& rng) {
     }
     note(proc.c_str(), worst);
   }
+  // crossed quark lines and gluons (Drell-Yan + jets): incoming gluons too
+  for (const char* proc : {"u g -> e+ e- u", "g g -> mu+ mu- d d~", "d~ g -> mu- mu+ g d~ g", "g u~ -> e+ e- g u~ g g",
+                           "u u~ -> mu+ mu- g g g"}) {
+    auto m = make_ee(proc);
+    const int np = static_cast<int>(m->info().n_particles());
+    std::vector<int> gluon_positions;
+    for (int i = 0; i < np; ++i)
+      if ((i < 2 ? m->info().pdg_in[i] : m->info().pdg_out[i - 2]) == 21) gluon_positions.push_back(i);
+    NIS_CHECK(static_cast<int>(gluon_positions.size()) == m->n_gluons());
+    double worst = 0;
+    for (int k = 0; k < 3; ++k) {
+      Event ev = boost_z(rotate(rambo(np - 2, 250, rng), rng), 0.3);
+      std::vector<cplx> A, G;
+      m->amplitudes(ev.data(), A);
+      double mx = 0;
+      for (auto& a : A) mx = std::max(mx, std::abs(a));
+      for (int gl = 0; gl < m->n_gluons(); ++gl) {
+        m->amplitudes(ev.data(), G, gl);
+        double mg = 0;
+        for (auto& a : G) mg = std::max(mg, std::abs(a));
+        NIS_CHECK(mg < 1e-11 * mx);
+        worst = std::max(worst, mg / mx);
+      }
+    }
+    note(proc, worst);
+  }
   for (int n = 4; n <= 6; ++n) {
     std::string proc = "g g ->";
     for (int i = 0; i < n - 2; ++i) proc += " g";
@@ -410,10 +436,10 @@ void test_gauge(std::mt19937_64& rng) {
 void test_symmetries(std::mt19937_64& rng) {
   std::printf("Bose symmetry (gluon permutations, incoming swap) and Lorentz invariance\n");
   for (const char* proc : {"e+ e- -> d d~ g g", "e+ e- -> d d~ g g g", "e+ e- -> s s~ g g g g", "g g -> g g g",
-                           "g g -> g g g g", "g g -> g g"}) {
+                           "g g -> g g g g", "g g -> g g", "u g -> mu+ mu- u g g", "g g -> e+ e- c c~ g"}) {
     auto m = make(proc);
     const int np = static_cast<int>(m->info().n_particles());
-    const bool gg = m->info().pdg_in[0] == 21;
+    const bool gg = m->info().pdg_in[0] == 21 && m->info().pdg_in[1] == 21;
     double dev = 0;
     for (int k = 0; k < 3; ++k) {
       Event ev = rotate(rambo(np - 2, 400, rng), rng);

@@ -20,7 +20,7 @@ the collider energy and the PDF set::
       met_min: 0                          # GeV: missing pT (the neutrino's) at least this
       jet_cuts: {pt_min: 20, rapidity_max: 6, delta_r_min: 0.4}   # on the j partons
       parameters: {}                      # SM parameters (nis.bridge.sm_defaults)
-      provider: builtin                   # or sherpa (needed for W and for jets)
+      provider: builtin                   # or sherpa (needed for W and for jets alone)
       subprocesses: auto                  # sum (every subprocess at every point), sample (one per
                                           # point), auto (sample above 50 subprocesses)
 
@@ -28,12 +28,14 @@ the collider energy and the PDF set::
 ``flavours``) and every unordered set of final partons that conserve charge and the quark number
 of each generation (a diagonal CKM matrix) and hold a quark line; ``a`` comes from the proton
 along +z with density ``f_a(x1)``. Each is one matrix element (symmetry factor of identical
-final partons applied). The ``builtin`` provider knows ``q q~ -> l+ l-`` (photon and Z): the
-e+e- -> q q~ matrix element read backwards, ``|M(q q~ -> l+ l-)|^2 (p_q, p_q~, p_l+, p_l-) =
-|M(l+ l- -> q q~)|^2 (p_l+, p_l-, p_q, p_q~) / 9`` by time reversal: both carry the same sum over
-the quarks' colours, which the q q~ process averages, 1/N_c^2 = 1/9 (equal to Sherpa's,
-tests/test_hadronic.py).
-``sherpa`` builds every subprocess in Sherpa through the bridge.
+final partons applied). ``sherpa`` builds every subprocess in Sherpa through the bridge (Comix,
+all orders of the couplings). ``builtin`` (the default; a lepton pair of the photon and Z, up to
+three jets) builds them from nis' own tree-level providers at order alpha_s^n alpha^2: one quark
+line with gluons in any crossing (``lepton_pair_quark_line``) and two quark lines with at most one
+gluon (``lepton_pair_four_quarks``), both equal to Sherpa's point by point where Sherpa's extra
+electroweak orders vanish (tests/test_hadronic.py, tests/test_four_quarks.py) and a thousand times
+faster. Without a W, the built-in list keeps the quark number of each *flavour* (u d~ -> mu+ mu-
+c s~ needs a W; Sherpa computes it at order alpha^4).
 
 **Summed or sampled subprocesses**: ``sum`` evaluates every subprocess at every phase-space point
 (W/Z + 1 jet: 30 of them). With two and three jets there are 199 and 315, and the sum costs ~200
@@ -105,8 +107,11 @@ def _charge3(name: str) -> int:
     return CHARGE3[base] * sign
 
 
-def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> list[tuple[str, str, tuple[str, ...]]]:
-    """``(a, b, final partons)`` of ``p p -> leptons + n_jets partons`` (see the module docstring)."""
+def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str],
+                 conserve: str = "generation") -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(a, b, final partons)`` of ``p p -> leptons + n_jets partons`` (see the module docstring);
+    ``conserve``: the quark number of each ``generation`` or of each ``flavour``."""
+    family = GENERATION if conserve == "generation" else {q: q for q in GENERATION}
     partons = ["g"] + [q for f in flavours for q in (f, f + "~")]
     lepton_charge3 = 3 * sum(LEPTON_CHARGE[lep] for lep in leptons)
     out = []
@@ -118,7 +123,7 @@ def subprocesses(leptons: tuple[str, ...], n_jets: int, flavours: list[str]) -> 
             for x, sign in [(a, 1), (b, 1)] + [(x, -1) for x in final]:
                 base, q = _flavour(x)
                 if q:
-                    number[GENERATION[base]] += sign * q
+                    number[family[base]] += sign * q
             quarks = sum(1 for x in (a, b, *final) if x != "g")
             if (quarks >= 2 or not leptons) and not any(number.values()):
                 out.append((a, b, final))
@@ -170,10 +175,10 @@ class HadronicConfig:
                 f" {MAX_PURE_JETS} 'j' alone"
             )
         neutral = not any(x in NEUTRINOS for x in self.leptons)
-        if self.provider == "builtin" and (self.n_jets or not neutral):
+        if self.provider == "builtin" and not (self.leptons and neutral):
             raise ConfigError(
-                f"integrand.provider: the built-in matrix elements cover p p -> l+ l- only; use provider: sherpa"
-                f" for {self.matrix_element!r}"
+                f"integrand.provider: the built-in matrix elements cover p p -> l+ l- + up to {MAX_JETS} j (photon"
+                f" and Z); use provider: sherpa for {self.matrix_element!r}"
             )
         if not self.leptons:
             if self.mass_window or self.resonance or self.cuts:
@@ -233,26 +238,24 @@ class HadronicConfig:
 @dataclass
 class Subprocess:
     """One partonic channel: parton ``a`` from proton 1, ``b`` from proton 2 (PDG ids), ``|M|^2`` as
-    a function of lab momenta (n, 2 + n_final, 4) ordered (a, b, leptons, partons), on the host."""
+    a function of lab momenta (n, 2 + n_final, 4) ordered (a, b, leptons, partons), on the host,
+    times its final state's symmetry factor."""
 
     a: int
     b: int
     name: str
     matrix_element: object
-    arrange: tuple[int, ...]  # the provider's particle order, as positions in the lab momenta
-    factor: float  # colour factor of a crossed process times the symmetry factor
+    factor: float
 
     @classmethod
-    def named(cls, name: str, matrix_element, arrange: tuple[int, ...], factor: float) -> "Subprocess":
+    def named(cls, name: str, matrix_element) -> "Subprocess":
         """The channel of process string ``name`` (its incoming PDG ids read by the bridge)."""
         from nis.bridge import parse_process
 
         a, b = parse_process(name)[0]
-        return cls(a, b, name, matrix_element, arrange, factor)
+        return cls(a, b, name, matrix_element, matrix_element.info.symmetry_factor)
 
     def __call__(self, host: np.ndarray) -> np.ndarray:
-        if self.arrange != tuple(range(host.shape[1])):
-            host = np.ascontiguousarray(host[:, list(self.arrange)])
         return np.asarray(self.matrix_element(host)) * self.factor
 
 
@@ -309,24 +312,18 @@ class HadronicIntegrand(Integrand):
 
     def _subprocesses(self) -> list[Subprocess]:
         cfg = self.config
-        n = 2 + len(cfg.leptons) + cfg.n_jets
-        if cfg.provider == "builtin":  # q q~ -> l+ l- from e+ e- -> q q~ (time reversal)
+        builtin = cfg.provider == "builtin"
+        found = subprocesses(cfg.leptons, cfg.n_jets, cfg.flavours, "flavour" if builtin else "generation")
+        names = [f"{a} {b} -> {' '.join(cfg.leptons)} {' '.join(final)}".strip() for a, b, final in found]
+        if builtin:
             from nis.bridge import MatrixElement
 
-            lplus, lminus = self._lepton_order()
-            out = []
-            for a, b, _ in subprocesses(cfg.leptons, 0, cfg.flavours):
-                q, anti = (a, b) if not a.endswith("~") else (b, a)
-                me = MatrixElement(f"e+ e- -> {q} {anti}", parameters=cfg.parameters)
-                arrange = (lplus, lminus, 0, 1) if q == a else (lplus, lminus, 1, 0)
-                out.append(Subprocess.named(f"{a} {b} -> {' '.join(cfg.leptons)}", me, arrange, 1.0 / 9.0))
-            return out
-        from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
+            mes = [MatrixElement(name, parameters=cfg.parameters) for name in names]
+        else:
+            from nis.bridge.sherpa import settings_from_parameters, sherpa_matrix_elements
 
-        found = subprocesses(cfg.leptons, cfg.n_jets, cfg.flavours)
-        names = [f"{a} {b} -> {' '.join(cfg.leptons)} {' '.join(final)}".strip() for a, b, final in found]
-        mes = sherpa_matrix_elements(names, settings=settings_from_parameters(cfg.parameters))
-        return [Subprocess.named(name, me, tuple(range(n)), me.info.symmetry_factor) for name, me in zip(names, mes)]
+            mes = sherpa_matrix_elements(names, settings=settings_from_parameters(cfg.parameters))
+        return [Subprocess.named(name, me) for name, me in zip(names, mes)]
 
     def _pilot_probabilities(self) -> Tensor:
         """p_k: 90% each subprocess's share of sigma on a pilot sample, 10% uniform."""
@@ -342,10 +339,6 @@ class HadronicIntegrand(Integrand):
             share = torch.ones(n_sub, dtype=torch.float64)
         prob = (1 - UNIFORM_SHARE) * share / share.sum() + UNIFORM_SHARE / n_sub
         return prob / prob.sum()
-
-    def _lepton_order(self) -> tuple[int, int]:
-        """Lab positions of the lepton pair in the order of the built-in e+ e- process (l+, l-)."""
-        return (2, 3) if self.config.leptons[0].endswith("+") else (3, 2)
 
     def scale2(self, p: Tensor, shat: Tensor) -> Tensor:
         """mu_F^2 per event (GeV^2)."""

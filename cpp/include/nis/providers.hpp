@@ -1,12 +1,14 @@
 // nis: the built-in physics matrix elements (massless quarks and leptons, tree level).
 //
-//   EEToFFbarGluons   e+ e- -> f fbar + n g  (f = d u s c b with n = 0..4, f = mu tau with n = 0),
-//                     s-channel photon + Z, hadronic current by Berends-Giele, full colour.
+//   LeptonPairQuarkLine  a charged-lepton line and a fermion line f fbar + n g (n = 0..4 for
+//                     f = d u s c b, n = 0 for a lepton f) joined by a photon and a Z, in any
+//                     crossing (e+ e- -> q q~ + n g, q q~ -> l+ l- + n g, q g -> l+ l- q + ...),
+//                     the f-line current by Berends-Giele, full colour.
 //   GluonScattering   g g -> n g (n = 2..4), Berends-Giele, full colour in the Del Duca-Dixon-
 //                     Maltoni adjoint basis.
-// Both are registered as built-in providers (ids "ee_ffbar_jets" and "gg_gluons") and can also be
+// Both are registered as built-in providers (ids "lepton_pair_quark_line" and "gg_gluons") and can also be
 // constructed directly. Parameters: those of nis::SMParameters (alpha, alpha_s, mZ, wZ, sin2w,
-// nc); EEToFFbarGluons also takes z_exchange = 1 (default) or 0 (photon exchange only).
+// nc); LeptonPairQuarkLine also takes z_exchange = 1 (default) or 0 (photon exchange only).
 // Polarisation sums over gluons use the two real linear polarisations of each gluon, which is
 // identical to the sum over its two helicities; quark and lepton helicities are summed as the
 // two chiralities of each line.
@@ -16,22 +18,23 @@
 #include <vector>
 
 #include "nis/berends_giele.hpp"
+#include "nis/crossing.hpp"
 #include "nis/electroweak.hpp"
 #include "nis/matrix_element.hpp"
 #include "nis/sm_parameters.hpp"
 
 namespace nis {
 
-class EEToFFbarGluons : public MatrixElement {
+class LeptonPairQuarkLine : public MatrixElement {
  public:
   // nullptr when the process is not of this kind; throws nis::Error on bad parameters.
-  static std::unique_ptr<EEToFFbarGluons> create(const ProcessSpec& spec, const Parameters& par);
+  static std::unique_ptr<LeptonPairQuarkLine> create(const ProcessSpec& spec, const Parameters& par);
 
   const ProcessInfo& info() const override { return info_; }
   void evaluate(std::size_t n_events, const double* momenta, double* out) const override;
 
   // Checks and tests: the colour-ordered amplitudes of one event (momenta as in evaluate),
-  // amps[((qchir * 2 + lchir) * n_orderings + o) * 2^n + g] = L.H (chirality 0 = L, 1 = R,
+  // amps[((fchir * 2 + lchir) * n_orderings + o) * 2^n + g] = L.H (chirality 0 = L, 1 = R,
   // g = gluon polarisation configuration, bit l = linear polarisation of gluon l in the order of
   // the process string). gauge_gluon >= 0 replaces that gluon's polarisation vectors by its momentum.
   void amplitudes(const double* event, std::vector<cplx>& amps, int gauge_gluon = -1) const;
@@ -40,12 +43,26 @@ class EEToFFbarGluons : public MatrixElement {
   int n_gluons() const { return n_gluons_; }
 
  private:
-  EEToFFbarGluons(const ProcessSpec& spec, const SMParameters& sm, bool with_z, int ep, int em, int f, int fbar,
-                  std::vector<int> gluons);
+  struct Line {
+    int flavour, row, col;  // |PDG id|; event positions of the row and column ends (crossing.hpp)
+  };
+  struct Scratch {
+    bg::QuarkLineForest::Scratch line;
+    CVec4 L[2];  // the lepton line's chiral currents
+    double s = 0;
+    Leg fr, fc;  // the f line's ends
+    std::vector<RVec4> pg, eps;
+    std::vector<cplx> amps;  // [(lchir * n_orderings + o) * 2^n + g] for one f chirality
+  };
+  LeptonPairQuarkLine(const ProcessSpec& spec, const SMParameters& sm, bool with_z, Line lepton, Line f,
+                      std::vector<int> gluons);
+  Scratch make_scratch() const;
+  void load(const double* event, int gauge_gluon, Scratch& s) const;
+  void line_amplitudes(int f_chirality, Scratch& s, cplx* amps) const;
   ProcessInfo info_;
   SMParameters sm_;
   bool with_z_;
-  int ep_, em_, f_, fbar_;   // particle positions in the event
+  Line lepton_, f_;
   std::vector<int> gluons_;  // positions of the gluons
   int n_gluons_;
   FermionCharges ce_, cf_;
