@@ -122,11 +122,35 @@ def _merge(base: dict, extra: Mapping) -> dict:
     return out
 
 
+def _per_process(process_settings, n: int) -> list[dict]:
+    """``process_settings`` (one mapping for every process, or one per process) as n dicts."""
+    if process_settings is None:
+        return [{} for _ in range(n)]
+    if isinstance(process_settings, Mapping):
+        return [dict(process_settings) for _ in range(n)]
+    out = [dict(s or {}) for s in process_settings]
+    if len(out) != n:
+        raise BridgeError(
+            f"process_settings has {len(out)} entries for {n} processes (give one mapping, or one per process)",
+            "NIS_ERR_BAD_PARAMETER",
+        )
+    return out
+
+
 def run_card(
-    processes: Sequence, settings: Mapping | None = None, user_card: str | os.PathLike | None = None, sqrt_s: float = 91.1876
+    processes: Sequence,
+    settings: Mapping | None = None,
+    user_card: str | os.PathLike | None = None,
+    sqrt_s: float = 91.1876,
+    process_settings: Mapping | Sequence[Mapping | None] | None = None,
 ) -> dict:
-    """The settings of a Sherpa run card for ``processes`` (as YAML data)."""
+    """The settings of a Sherpa run card for ``processes`` (as YAML data). ``process_settings``:
+    Sherpa's per-process options (one mapping for all, or one per process), e.g.
+    ``{"Order": {"QCD": 2, "EW": 2}}`` for the powers of alpha_s and alpha in |M|^2 (Sherpa's
+    default is every order: for p p -> l+ l- j j also the electroweak exchanges between the quark
+    lines, O(alpha^4), and their interference with QCD, O(alpha_s alpha^3))."""
     ids = [_ids(p) for p in processes]
+    options = _per_process(process_settings, len(ids))
     incoming = {initial_state_order(i) for i, _ in ids}
     card = dict(DEFAULT_SETTINGS)
     leptonic = all(abs(i) in LEPTONS for pair in incoming for i in pair)
@@ -142,7 +166,8 @@ def run_card(
         card = _merge(card, data)
     card = _merge(card, settings or {})
     card["PROCESSES"] = [
-        {f"{' '.join(map(str, initial_state_order(i)))} -> {' '.join(map(str, o))}": {}} for i, o in ids
+        {f"{' '.join(map(str, initial_state_order(i)))} -> {' '.join(map(str, o))}": opts}
+        for (i, o), opts in zip(ids, options)
     ]
     return card
 
@@ -167,6 +192,7 @@ def sherpa_matrix_elements(
     run_card_path: str | os.PathLike | None = None,
     work_dir: str | os.PathLike | None = None,
     sqrt_s: float = 91.1876,
+    process_settings: Mapping | Sequence[Mapping | None] | None = None,
 ) -> list[MatrixElement]:
     """One :class:`MatrixElement` per process, all from one Sherpa (one run card).
 
@@ -174,10 +200,12 @@ def sherpa_matrix_elements(
         matrix element takes momenta in that string's particle order.
     settings: Sherpa settings (run-card keys) over nis' defaults and ``run_card_path``'s.
     sqrt_s: beam energy for the card (Sherpa needs one; the matrix elements do not depend on it).
+    process_settings: Sherpa's per-process options, one mapping for all or one per process (e.g.
+        ``{"Order": {"QCD": 2, "EW": 2}}``: the powers of alpha_s and alpha in |M|^2; default all).
     A process Sherpa cannot build raises :class:`BridgeError` with Sherpa's reason.
     """
     library = _library()
-    card = write_run_card(run_card(processes, settings, run_card_path, sqrt_s), work_dir)
+    card = write_run_card(run_card(processes, settings, run_card_path, sqrt_s, process_settings), work_dir)
     out = []
     for process in processes:
         incoming, outgoing = _ids(process)
