@@ -76,9 +76,10 @@ class PartonFractions:
         return -0.5 * torch.log((shat / self.sqrt_s**2).clamp(max=1.0))
 
     def at_rapidity(self, shat: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """``x1, x2`` of the system with energy squared ``shat`` at rapidity ``y``."""
+        """``x1, x2`` of the system with energy squared ``shat`` at rapidity ``y`` (at most 1: at
+        ``|y| = y_max`` rounding would otherwise leave one a bit above, where densities are NaN)."""
         root = torch.sqrt((shat / self.sqrt_s**2).clamp(max=1.0))
-        return root * torch.exp(y), root * torch.exp(-y)
+        return (root * torch.exp(y)).clamp(max=1.0), (root * torch.exp(-y)).clamp(max=1.0)
 
 
 @dataclass(frozen=True)
