@@ -12,17 +12,16 @@
 #include <vector>
 
 #include "check.hpp"
+#include "events.hpp"
 #include "nis/bridge.hpp"
 #include "nis/colour.hpp"
 #include "nis/providers.hpp"
 #include "nis/spinors.hpp"
 
-using nis::cplx;
-using Event = std::vector<double>;
+using namespace nis_test;
 
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
 const double kAlpha = 1.0 / 132.507, kAlphaS = 0.118, kMZ = 91.1876, kWZ = 2.4952, kSin2w = 0.22290;
 
 nis::ProcessSpec spec(const std::string& text) { return nis::parse_process(text); }
@@ -40,134 +39,6 @@ std::unique_ptr<nis::GluonScattering> make_gg(const std::string& text, const nis
   return nis::GluonScattering::create(spec(text), par);
 }
 
-double me1(const nis::MatrixElement& m, const Event& ev) {
-  double out = 0;
-  m.evaluate(1, ev.data(), &out);
-  return out;
-}
-
-double dot(const double* a, const double* b) { return a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3]; }
-const double* P(const Event& ev, int i) { return ev.data() + 4 * i; }
-
-// RAMBO (Kleiss, Stirling, Ellis): n massless final-state momenta, flat in phase space, beams along z.
-Event rambo(int n, double rs, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> U(0, 1);
-  Event ev(4 * (n + 2), 0.0);
-  ev[0] = rs / 2, ev[3] = rs / 2, ev[4] = rs / 2, ev[7] = -rs / 2;
-  std::vector<std::array<double, 4>> q(n);
-  double Q[4] = {0, 0, 0, 0};
-  for (int i = 0; i < n; ++i) {
-    const double c = 2 * U(rng) - 1, ph = 2 * kPi * U(rng), q0 = -std::log(U(rng) * U(rng));
-    const double st = std::sqrt(1 - c * c);
-    q[i] = {q0, q0 * st * std::cos(ph), q0 * st * std::sin(ph), q0 * c};
-    for (int m = 0; m < 4; ++m) Q[m] += q[i][m];
-  }
-  const double M = std::sqrt(Q[0] * Q[0] - Q[1] * Q[1] - Q[2] * Q[2] - Q[3] * Q[3]);
-  const double b[3] = {-Q[1] / M, -Q[2] / M, -Q[3] / M};
-  const double x = rs / M, g = Q[0] / M, a = 1 / (1 + g);
-  for (int i = 0; i < n; ++i) {
-    const double bq = b[0] * q[i][1] + b[1] * q[i][2] + b[2] * q[i][3];
-    double* p = &ev[4 * (i + 2)];
-    p[0] = x * (g * q[i][0] + bq);
-    for (int k = 0; k < 3; ++k) p[k + 1] = x * (q[i][k + 1] + b[k] * q[i][0] + a * bq * b[k]);
-  }
-  return ev;
-}
-
-// random rotation of every momentum
-Event rotate(const Event& ev, std::mt19937_64& rng) {
-  std::normal_distribution<double> N(0, 1);
-  double q[4];
-  double nq = 0;
-  for (double& x : q) x = N(rng), nq += x * x;
-  for (double& x : q) x /= std::sqrt(nq);
-  const double w = q[0], x = q[1], y = q[2], z = q[3];
-  const double R[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)},
-                          {2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)},
-                          {2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)}};
-  Event out = ev;
-  for (std::size_t i = 0; i < ev.size() / 4; ++i)
-    for (int a = 0; a < 3; ++a) {
-      double s = 0;
-      for (int b = 0; b < 3; ++b) s += R[a][b] * ev[4 * i + 1 + b];
-      out[4 * i + 1 + a] = s;
-    }
-  return out;
-}
-Event boost_z(const Event& ev, double beta) {
-  const double g = 1 / std::sqrt(1 - beta * beta);
-  Event out = ev;
-  for (std::size_t i = 0; i < ev.size() / 4; ++i) {
-    out[4 * i] = g * (ev[4 * i] + beta * ev[4 * i + 3]);
-    out[4 * i + 3] = g * (ev[4 * i + 3] + beta * ev[4 * i]);
-  }
-  return out;
-}
-Event swap_particles(const Event& ev, int i, int j) {
-  Event out = ev;
-  for (int m = 0; m < 4; ++m) std::swap(out[4 * i + m], out[4 * j + m]);
-  return out;
-}
-
-// Catani-Seymour final-final inverse map: from a Born event, emitter i and spectator k (final
-// state), builds an event with one more particle appended: p_i = z pi~ + (1-z) y pk~ + kt,
-// p_new = (1-z) pi~ + z y pk~ - kt, p_k = (1-y) pk~, kt^2 = -2 z (1-z) y pi~.pk~ (exact kinematics).
-Event emit(const Event& born, int i, int k, double y, double z, double phi) {
-  nis::RVec4 pi = nis::load_vec4(P(born, i)), pk = nis::load_vec4(P(born, k));
-  const double pik = nis::mdot(pi, pk);
-  // two unit space-like vectors orthogonal to pi and pk
-  auto perp = [&](nis::RVec4 r) {
-    return r - (nis::mdot(r, pk) / pik) * pi - (nis::mdot(r, pi) / pik) * pk;
-  };
-  nis::RVec4 e1 = perp({{0, 1, 0.3, 0.2}});
-  e1 = (1 / std::sqrt(-nis::msq(e1))) * e1;
-  nis::RVec4 e2 = perp({{0, 0.1, 1, -0.4}});
-  e2 = e2 + nis::mdot(e2, e1) * e1;
-  e2 = (1 / std::sqrt(-nis::msq(e2))) * e2;
-  const double kt = std::sqrt(2 * z * (1 - z) * y * pik);
-  const nis::RVec4 ktv = (kt * std::cos(phi)) * e1 + (kt * std::sin(phi)) * e2;
-  const nis::RVec4 ni = z * pi + ((1 - z) * y) * pk + ktv;
-  const nis::RVec4 nj = (1 - z) * pi + (z * y) * pk - ktv;
-  const nis::RVec4 nk = (1 - y) * pk;
-  Event out = born;
-  for (int m = 0; m < 4; ++m) out[4 * i + m] = ni[m], out[4 * k + m] = nk[m];
-  for (int m = 0; m < 4; ++m) out.push_back(nj[m]);
-  return out;
-}
-
-// ---------------- explicit SU(3): Gell-Mann matrices, structure constants --------------------
-struct SU3 {
-  cplx t[8][3][3] = {};
-  double f[8][8][8] = {};
-  SU3() {
-    const cplx I(0, 1);
-    auto set = [&](int a, int i, int j, cplx v) { t[a][i][j] = 0.5 * v; };
-    set(0, 0, 1, 1), set(0, 1, 0, 1);
-    set(1, 0, 1, -I), set(1, 1, 0, I);
-    set(2, 0, 0, 1), set(2, 1, 1, -1);
-    set(3, 0, 2, 1), set(3, 2, 0, 1);
-    set(4, 0, 2, -I), set(4, 2, 0, I);
-    set(5, 1, 2, 1), set(5, 2, 1, 1);
-    set(6, 1, 2, -I), set(6, 2, 1, I);
-    const double r3 = 1 / std::sqrt(3.0);
-    set(7, 0, 0, r3), set(7, 1, 1, r3), set(7, 2, 2, -2 * r3);
-    // f^abc = -2 i Tr([t^a, t^b] t^c)
-    for (int a = 0; a < 8; ++a)
-      for (int b = 0; b < 8; ++b)
-        for (int c = 0; c < 8; ++c) {
-          cplx tr = 0;
-          for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 3; ++j)
-              for (int k = 0; k < 3; ++k)
-                tr += (t[a][i][j] * t[b][j][k] - t[b][i][j] * t[a][j][k]) * t[c][k][i];
-          f[a][b][c] = std::real(-2.0 * I * tr);
-        }
-  }
-};
-const SU3& su3() {
-  static SU3 s;
-  return s;
-}
 
 // DDM colour vectors c_sigma(a_0..a_{n-1}) = 2^{(n-2)/2} (F^{a_s1}..F^{a_s(n-2)})_{a_0 a_{n-1}},
 // F^x_{bc} = f^{bxc}; index a = sum a_l 8^l.
