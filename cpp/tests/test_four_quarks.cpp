@@ -6,7 +6,6 @@
 // Pointwise agreement with Sherpa is tested in tests/test_four_quarks.py.
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <complex>
 #include <cstdio>
@@ -311,24 +310,7 @@ void timings(std::mt19937_64& rng) {
                            "u u~ -> mu+ mu- d d~ g",
                            "u d -> mu+ mu- u d g", "u u -> mu+ mu- u u g", "u g -> mu+ mu- u u u~",
                            "e+ e- -> u u~ u u~ g"}) {
-    auto m = make(proc);
-    const int np = static_cast<int>(m->info().n_particles());
-    const int n = 200;
-    std::vector<double> mom;
-    for (int k = 0; k < n; ++k) {
-      Event ev = rambo(np - 2, 500, rng);
-      mom.insert(mom.end(), ev.begin(), ev.end());
-    }
-    std::vector<double> out(n);
-    int reps = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    double el = 0;
-    do {
-      m->evaluate(n, mom.data(), out.data());
-      ++reps;
-      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } while (el < 0.2);
-    std::printf("  %-26s %10.3f us/event\n", proc, 1e6 * el / (reps * n));
+    std::printf("  %-26s %10.3f us/event\n", proc, microseconds_per_event(*make(proc), rng));
   }
 }
 

@@ -3,7 +3,6 @@
 // SU(3) generators, soft and collinear factorisation; per-process timings are printed.
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <complex>
 #include <cstdio>
@@ -665,24 +664,7 @@ void timings(std::mt19937_64& rng) {
   for (const char* proc : {"e+ e- -> mu+ mu-", "e+ e- -> d d~", "e+ e- -> d d~ g", "e+ e- -> d d~ g g",
                            "e+ e- -> d d~ g g g", "e+ e- -> d d~ g g g g", "g g -> g g", "g g -> g g g",
                            "g g -> g g g g"}) {
-    auto m = make(proc);
-    const int np = static_cast<int>(m->info().n_particles());
-    const int n = 200;
-    std::vector<double> mom;
-    for (int k = 0; k < n; ++k) {
-      Event ev = rambo(np - 2, 500, rng);
-      mom.insert(mom.end(), ev.begin(), ev.end());
-    }
-    std::vector<double> out(n);
-    int reps = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    double el = 0;
-    do {
-      m->evaluate(n, mom.data(), out.data());
-      ++reps;
-      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } while (el < 0.2);
-    std::printf("  %-24s %10.3f us/event\n", proc, 1e6 * el / (reps * n));
+    std::printf("  %-24s %10.3f us/event\n", proc, microseconds_per_event(*make(proc), rng));
   }
 }
 
