@@ -116,6 +116,19 @@ inline Event emit(const Event& born, int i, int k, double y, double z, double ph
   return out;
 }
 
+// |M_real|^2 over its collinear limit 2 g2 / s_i,new P(z) |M_born|^2 at the emission of a new
+// particle collinear to leg i (spectator k; emit() above), averaged over four azimuths, minus 1.
+inline double collinear_deviation(const nis::MatrixElement& real, const Event& born, double born_me, int i, int k,
+                                  double y, double z, double g2, double Pz) {
+  const int n_born = static_cast<int>(born.size() / 4);
+  double ratio = 0;
+  for (int a = 0; a < 4; ++a) {
+    Event ev = emit(born, i, k, y, z, 0.3 + a * kPi / 2);
+    ratio += me1(real, ev) / (2 * g2 / (2 * dot(P(ev, i), P(ev, n_born))) * Pz * born_me) / 4;
+  }
+  return ratio - 1;
+}
+
 // space reflection of every momentum
 inline Event parity(const Event& ev) {
   Event out = ev;
