@@ -7,10 +7,13 @@
 #include <chrono>
 #include <cmath>
 #include <complex>
+#include <cstdio>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "check.hpp"
 #include "nis/lorentz.hpp"
 #include "nis/matrix_element.hpp"
 
@@ -116,17 +119,31 @@ inline Event emit(const Event& born, int i, int k, double y, double z, double ph
   return out;
 }
 
-// |M_real|^2 over its collinear limit 2 g2 / s_i,new P(z) |M_born|^2 at the emission of a new
-// particle collinear to leg i (spectator k; emit() above), averaged over four azimuths, minus 1.
-inline double collinear_deviation(const nis::MatrixElement& real, const Event& born, double born_me, int i, int k,
-                                  double y, double z, double g2, double Pz) {
-  const int n_born = static_cast<int>(born.size() / 4);
-  double ratio = 0;
-  for (int a = 0; a < 4; ++a) {
-    Event ev = emit(born, i, k, y, z, 0.3 + a * kPi / 2);
-    ratio += me1(real, ev) / (2 * g2 / (2 * dot(P(ev, i), P(ev, n_born))) * Pz * born_me) / 4;
+// The collinear limit of emitting a gluon off leg i (spectator k; emit() above) of a RAMBO Born
+// event at sqrt(s) = rs and z = 0.35: |M_real|^2 over 2 g2 / s_i,new P(z) |M_born|^2 (P(z) the
+// splitting function's value, Pz(z)), averaged over four azimuths, minus 1, at y = lambda^2 for
+// lambda = 1e-2, 1e-3, 1e-4: printed after `label`, checked to fall like lambda.
+template <class SplittingFunction>
+void check_collinear_limit(const nis::MatrixElement& born_me, const nis::MatrixElement& real, int i, int k, double g2,
+                           SplittingFunction Pz, double rs, std::mt19937_64& rng, const std::string& label) {
+  const int nb = static_cast<int>(born_me.info().n_particles());
+  const Event born = rambo(nb - 2, rs, rng);
+  const double z = 0.35, bme = me1(born_me, born);
+  std::printf("  %s", label.c_str());
+  double prev = 1;
+  for (double lam : {1e-2, 1e-3, 1e-4}) {
+    double ratio = 0;
+    for (int a = 0; a < 4; ++a) {
+      Event ev = emit(born, i, k, lam * lam, z, 0.3 + a * kPi / 2);
+      ratio += me1(real, ev) / (2 * g2 / (2 * dot(P(ev, i), P(ev, nb))) * Pz(z) * bme) / 4;
+    }
+    const double r = ratio - 1;
+    std::printf("  %.2e", r);
+    NIS_CHECK(std::fabs(r) < 30 * lam);
+    NIS_CHECK(std::fabs(r) < std::fabs(prev));
+    prev = r;
   }
-  return ratio - 1;
+  std::printf("\n");
 }
 
 // space reflection of every momentum
