@@ -10,7 +10,7 @@ import pytest
 from nis.bench.report import disagreeing_runs, markdown, summarise
 from nis.bench.run import TIMING_KEYS
 from nis.bench.sherpa_native import lhe_weights, native_card
-from nis.bench.suites import METHODS, SHERPA_METHODS, SUITES, get_suite
+from nis.bench.suites import ME_VARIANTS, METHODS, SHERPA_METHODS, SUITES, get_suite, me_variant
 from nis.bridge.sherpa_install import sherpa_executable
 from nis.cli import main
 from nis.config import RunConfig, from_dict
@@ -28,6 +28,25 @@ def test_every_case_of_every_suite_is_a_valid_run_config(suite):
         from_dict(RunConfig, case.run_config(), case.name)
         assert set(case.methods) <= set(METHODS)
         assert case.sherpa_card or not set(case.methods) & set(SHERPA_METHODS)
+
+
+def test_matrix_element_variants_repeat_their_case_with_another_provider():
+    """ee_3jets_sherpa_me, pp_z_3j_builtin_me: the case before the suffix with only the provider changed."""
+    variants = 0
+    for suite in SUITES.values():
+        cases = {c.name: c for c in suite.cases}
+        for case in suite.cases:
+            suffix = next((x for x in ME_VARIANTS if case.name.endswith(x)), None)
+            if suffix is None:
+                assert me_variant(case.name) is None
+                continue
+            variants += 1
+            base = cases[case.name[: -len(suffix)]]
+            a, b = base.run_config()["integrand"], case.run_config()["integrand"]
+            provider = {"Sherpa ME": "sherpa", "built-in ME": "builtin"}[me_variant(case.name)]
+            assert b.pop("provider") == provider != a.pop("provider", "builtin")
+            assert a == b and base.jets == case.jets
+    assert variants == 7
 
 
 def test_unknown_suite_is_named_with_the_choices():

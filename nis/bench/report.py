@@ -14,7 +14,7 @@ import platform
 import statistics
 from pathlib import Path
 
-from nis.bench.suites import METHOD_NOTES, METHODS, SUITES
+from nis.bench.suites import METHOD_NOTES, METHODS, SUITES, me_variant
 
 __all__ = ["machine", "cpu_model", "summarise", "markdown", "write_results", "plot"]
 
@@ -178,10 +178,6 @@ def _time_split(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _label(case: str, method: str) -> str:
-    return f"{method} (Sherpa ME)" if case.endswith("_sherpa_me") else method
-
-
 def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
     """``<stem>-efficiency.png`` (efficiency against jets, per method, spread over seeds) and
     ``<stem>-gain.png`` (nis' gain over each baseline against jets, with the targets)."""
@@ -190,7 +186,7 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = [s for s in summarise(rows) if not s["case"].endswith("_sherpa_me")]
+    summary = [s for s in summarise(rows) if not me_variant(s["case"])]
     paths = []
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for method in METHODS:
@@ -199,7 +195,7 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
             continue
         x, y, lo, hi = zip(*pts)
         ax.errorbar(x, y, yerr=[[a - b for a, b in zip(y, lo)], [b - a for a, b in zip(y, hi)]], marker="o",
-                    capsize=3, label=_label("", method))
+                    capsize=3, label=method)
     ax.set_yscale("log")
     _integer_ticks(ax)
     ax.set_xlabel("jet multiplicity")
@@ -323,7 +319,7 @@ def plot_overview(records: list[dict], path: Path) -> Path:
             summary = record.get("summary") or summarise(record["rows"])
             for sampler, style in (("nis", "-"), ("nis-madspace", "--")):
                 pts = sorted((s["jets"], s[f"gain_vs_{base}"]) for s in summary
-                             if s["method"] == sampler and s.get(f"gain_vs_{base}") and not s["case"].endswith("_sherpa_me"))
+                             if s["method"] == sampler and s.get(f"gain_vs_{base}") and not me_variant(s["case"]))
                 if pts:
                     ax.plot(*zip(*pts), style, marker="o", color=f"C{k}", label=f"{record['meta']['suite']}: {sampler}")
         ax.axhline(TARGETS[base], ls="--", color="grey", lw=1, label=f"target ({TARGETS[base]:g})")
