@@ -49,6 +49,22 @@ def test_matrix_element_variants_repeat_their_case_with_another_provider():
     assert variants == 7
 
 
+@pytest.mark.parametrize("cases, plotted", [(["pp_z_2j", "pp_z_2j_builtin_me"], {"pp_z_2j"}),
+                                             (["pp_z_2j_builtin_me"], {"pp_z_2j_builtin_me"})])
+def test_plots_leave_out_matrix_element_variants_unless_the_file_holds_nothing_else(tmp_path, monkeypatch, cases, plotted):
+    import nis.bench.report as report
+
+    def eff(case, method):  # told apart by their efficiencies
+        return {"vegas": 0.01, "nis": 0.02}[method] * (2 if me_variant(case) else 1)
+
+    rows = [_row(case, m, 0, eff(case, m), jets=2) for case in cases for m in ("vegas", "nis")]
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    report.plot({"suite": "z-jets"}, rows, tmp_path, "x")
+    drawn = {round(line.get_ydata()[0], 6) for line in figures[0].axes[0].lines if len(line.get_ydata())}
+    assert drawn == {eff(case, m) for case in plotted for m in ("vegas", "nis")}
+
+
 def test_unknown_suite_is_named_with_the_choices():
     with pytest.raises(KeyError, match="smoke, ee-jets"):
         get_suite("ee-jet")

@@ -186,7 +186,9 @@ def plot(meta: dict, rows: list[dict], out: Path, stem: str) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = [s for s in summarise(rows) if not me_variant(s["case"])]
+    summary = summarise(rows)
+    # matrix-element variants repeat their case's sampling: plotted only where the file holds nothing else
+    summary = [s for s in summary if not me_variant(s["case"])] or summary
     paths = []
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for method in METHODS:
