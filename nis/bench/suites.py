@@ -41,7 +41,7 @@ METHOD_NOTES = {
 }
 SHERPA_METHODS = ("sherpa", "sherpa-own")
 #: case-name suffixes of rows that repeat a case on other matrix elements: labelled in the tables,
-#: kept out of the plots (the sampling is the same; they show the cost)
+#: kept out of the plots beside their case (the sampling is the same; they show the cost)
 ME_VARIANTS = {"_sherpa_me": "Sherpa ME", "_builtin_me": "built-in ME"}
 
 
